@@ -1,0 +1,1 @@
+"""Fidela: self-hostable multichannel loyalty and retention platform."""
