@@ -1,1 +1,3 @@
 """Fidela: self-hostable multichannel loyalty and retention platform."""
+
+__version__ = "0.1.0"

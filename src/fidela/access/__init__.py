@@ -1,0 +1,1 @@
+"""Access: API keys with scopes, the principals the API acts for."""

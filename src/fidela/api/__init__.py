@@ -1,0 +1,1 @@
+"""The HTTP shell: FastAPI routes under ``/v1``, problem-details errors, API-key security."""

@@ -1,0 +1,57 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from fastapi import FastAPI
+
+from fidela import __version__
+from fidela.api.errors import install_error_handlers
+from fidela.api.middleware import RequestContextMiddleware
+from fidela.api.routes import access, system
+from fidela.kernel.clock import utc_now
+from fidela.platform.db import Database
+from fidela.platform.settings import Settings, get_settings
+
+DESCRIPTION = """
+Fidela's API: customer profiles and consent, events from every channel, the loyalty
+programme and its points ledger, rewards, engagement and analytics.
+
+**Authentication**: send an API key as `Authorization: Bearer fdl_...` (or `X-API-Key`).
+Keys carry scopes (`customers:read`, `events:write`, ..., `admin`); create them with
+`fidela apikey create --name NAME --scope SCOPE`.
+
+**Errors** are RFC 9457 problem details (`application/problem+json`) with a stable `code`.
+
+**Retries**: every mutating call accepts an `Idempotency-Key` header.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    database: Database | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Fidela",
+        version=__version__,
+        description=DESCRIPTION,
+        license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
+        openapi_tags=[
+            {"name": "System", "description": "Health, readiness, metrics and the outbox"},
+            {"name": "API keys", "description": "Keys, scopes and who is calling"},
+        ],
+    )
+    app.state.settings = settings
+    app.state.database = database or Database.from_url(
+        settings.database_url, pool_size=settings.database_pool_size, echo=settings.database_echo
+    )
+    app.state.clock = clock
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(system.router)
+    app.include_router(access.router)
+    return app

@@ -1,0 +1,71 @@
+"""Request-scoped dependencies: the database, the clock and the authenticated principal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from fidela.access import service as access
+from fidela.access.rules import MissingApiKey, Principal, needs_touch, require_scope
+from fidela.platform.db import Database
+from fidela.platform.settings import Settings
+
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer fdl_...`")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="`X-API-Key: fdl_...`")
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_now(request: Request) -> datetime:
+    """The request's one reading of the clock (tests replace ``app.state.clock``)."""
+    clock: Callable[[], datetime] = request.app.state.clock
+    return clock()
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
+NowDep = Annotated[datetime, Depends(get_now)]
+
+
+def get_principal(
+    database: DatabaseDep,
+    now: NowDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    header_key: Annotated[str | None, Depends(_header)],
+) -> Principal:
+    token = bearer.credentials if bearer is not None else header_key
+    if not token:
+        raise MissingApiKey(
+            "send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
+        )
+    with database.read() as session:
+        principal = access.authenticate(session, token=token, now=now)
+    if needs_touch(principal.last_used_at, now):
+        with database.write() as session:
+            access.record_use(session, key_id=principal.key_id, now=now)
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def scoped(scope: str) -> Callable[[Principal], Principal]:
+    """A dependency that authenticates and requires ``scope``."""
+
+    def dependency(principal: PrincipalDep) -> Principal:
+        require_scope(principal, scope)
+        return principal
+
+    dependency.__name__ = f"require_{scope.replace(':', '_')}"
+    return dependency

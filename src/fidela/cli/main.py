@@ -1,0 +1,31 @@
+"""The ``fidela`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from fidela import __version__
+from fidela.cli import apikey, db, demo, outbox, serve
+
+app = typer.Typer(
+    name="fidela",
+    help="Fidela: multichannel loyalty and retention platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(apikey.app, name="apikey")
+app.add_typer(outbox.app, name="outbox")
+app.add_typer(demo.app, name="demo")
+app.command("serve")(serve.serve)
+app.command("worker")(serve.worker)
+
+
+@app.command("version")
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def run() -> None:
+    app()

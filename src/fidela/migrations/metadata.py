@@ -1,0 +1,15 @@
+"""The complete schema: importing every context's models registers their tables on
+``Base.metadata``. Alembic's autogenerate and the drift test compare against this."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+from fidela.access import models as access_models
+from fidela.platform.db import Base
+from fidela.platform.idempotency import models as idempotency_models
+from fidela.platform.outbox import models as outbox_models
+
+MODEL_MODULES = (access_models, idempotency_models, outbox_models)
+
+metadata: MetaData = Base.metadata

@@ -1,0 +1,142 @@
+"""Engine, sessions and the declarative base.
+
+- One naming convention for every constraint, so Alembic migrations are stable and portable.
+- SQLite: WAL, foreign keys on, a busy timeout, and write transactions opened with
+  ``BEGIN IMMEDIATE``. SQLite drops ``SELECT ... FOR UPDATE``; taking the write lock at BEGIN
+  is what serialises concurrent writers instead of failing the second one mid-transaction
+  when it upgrades its read lock.
+- PostgreSQL through psycopg 3.
+
+The shells own the transaction: ``with database.write() as session:`` commits on success and
+rolls back on error; services receive the session and never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def normalise_url(url: str) -> str:
+    """Accept the usual spellings and pin the PostgreSQL driver to psycopg 3."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _install_sqlite_behaviour(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, emit BEGIN (the driver's implicit BEGIN is DEFERRED
+        # and is skipped before SELECTs, which breaks savepoints and lock ordering).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # NORMAL is durable across application crashes in WAL mode; only an OS crash can lose
+        # the last commits. The same trade every embedded WAL deployment makes.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def create_db_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
+    url = normalise_url(url)
+    backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
+        engine = create_engine(
+            url,
+            echo=echo,
+            # A file database is cheap to open; NullPool avoids sharing pysqlite connections
+            # across threads (the worker thread and the server threads).
+            poolclass=NullPool,
+            connect_args={"check_same_thread": False, "timeout": 10},
+        )
+        _install_sqlite_behaviour(engine)
+        return engine
+    return create_engine(
+        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )
+
+
+class Database:
+    """The engine plus the two kinds of unit of work the shells open."""
+
+    def __init__(self, engine: Engine | Connection) -> None:
+        self.bind = engine
+        options: dict[str, Any] = {}
+        if isinstance(engine, Connection):
+            # Tests: sessions join the connection's outer transaction through savepoints.
+            options["join_transaction_mode"] = "create_savepoint"
+        self._writer = sessionmaker(bind=engine, expire_on_commit=False, **options)
+        reader_bind: Engine | Connection = (
+            engine.execution_options(sqlite_begin="DEFERRED")
+            if isinstance(engine, Engine)
+            else engine
+        )
+        self._reader = sessionmaker(bind=reader_bind, expire_on_commit=False, **options)
+
+    @property
+    def dialect(self) -> str:
+        return self.bind.dialect.name
+
+    @classmethod
+    def from_url(cls, url: str, *, pool_size: int = 10, echo: bool = False) -> Database:
+        return cls(create_db_engine(url, pool_size=pool_size, echo=echo))
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A read-write unit of work: commit on success, roll back on any error."""
+        with self._writer() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only unit of work (on SQLite a DEFERRED transaction, so readers never
+        queue behind the single writer). Always rolled back."""
+        with self._reader() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A raw connection (migrations, drift checks, bulk loads)."""
+        if isinstance(self.bind, Connection):
+            yield self.bind
+            return
+        with self.bind.connect() as connection:
+            yield connection
+
+    def ping(self) -> None:
+        with self.read() as session:
+            session.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        if isinstance(self.bind, Engine):
+            self.bind.dispose()

@@ -1,0 +1,71 @@
+"""Runtime configuration.
+
+Read from ``FIDELA_*`` environment variables, then an optional TOML file (``fidela.toml`` in
+the working directory, or the path in ``FIDELA_CONFIG``), then defaults chosen so that
+``fidela serve`` works with nothing set: an SQLite file ``./fidela.db`` and port 8000.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_DATABASE_URL = "sqlite:///./fidela.db"
+
+
+def config_file() -> Path:
+    return Path(os.environ.get("FIDELA_CONFIG", "fidela.toml"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FIDELA_", extra="ignore")
+
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        description="SQLAlchemy URL; sqlite:///path or postgresql://user@host/db",
+    )
+    database_pool_size: int = Field(default=10, ge=1)
+    database_echo: bool = False
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str = "http://127.0.0.1:8000"
+
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "console"] = "json"
+
+    worker_poll_seconds: float = Field(default=0.5, gt=0)
+    worker_batch_size: int = Field(default=50, ge=1)
+    worker_lease_seconds: int = Field(default=300, ge=5)
+    outbox_retention_days: int = Field(default=14, ge=1)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Precedence: explicit arguments, environment, then the TOML file.
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=config_file()),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

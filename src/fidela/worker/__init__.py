@@ -1,0 +1,1 @@
+"""The worker shell: drains the outbox and runs scheduled jobs (``fidela worker``)."""
