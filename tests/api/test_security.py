@@ -107,12 +107,12 @@ def test_admin_issues_a_key_that_then_works_and_is_listed_without_secret(
     assert token not in str(listing)
 
 
-def test_unknown_scope_is_400_problem_pointing_at_the_scope(
+def test_unknown_scope_is_422_problem_pointing_at_the_scope(
     client: TestClient, database: Database, clock: Clock
 ) -> None:
     admin = issue(database, clock, "admin")
     response = client.post("/v1/api-keys", headers=admin, json={"name": "x", "scopes": ["root"]})
-    body = assert_problem(response, 400, "scope_unknown")
+    body = assert_problem(response, 422, "scope_unknown")
     assert "root" in str(body["detail"])
 
 

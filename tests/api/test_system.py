@@ -83,8 +83,8 @@ def test_dead_letters_are_listed_and_retried_over_the_api(
     assert client.get("/v1/system/outbox/counts", headers=headers).json()["pending"] == 1
 
 
-def test_bad_cursor_is_a_400_problem(client: TestClient, database: Database, clock: Clock) -> None:
+def test_bad_cursor_is_a_422_problem(client: TestClient, database: Database, clock: Clock) -> None:
     headers = issue(database, clock, "system:read")
     response = client.get("/v1/system/outbox", params={"cursor": "%%%"}, headers=headers)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.json()["code"] == "cursor_invalid"

@@ -10,10 +10,11 @@ from fastapi import FastAPI
 from fidela import __version__
 from fidela.api.errors import install_error_handlers
 from fidela.api.middleware import RequestContextMiddleware
-from fidela.api.routes import access, system
+from fidela.api.routes import access, customers, events, system
 from fidela.kernel.clock import utc_now
 from fidela.platform.db import Database
 from fidela.platform.settings import Settings, get_settings
+from fidela.wiring import Wiring, build_wiring
 
 DESCRIPTION = """
 Fidela's API: customer profiles and consent, events from every channel, the loyalty
@@ -33,6 +34,7 @@ def create_app(
     settings: Settings | None = None,
     database: Database | None = None,
     clock: Callable[[], datetime] = utc_now,
+    wiring: Wiring | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
@@ -42,6 +44,8 @@ def create_app(
         license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
         openapi_tags=[
             {"name": "System", "description": "Health, readiness, metrics and the outbox"},
+            {"name": "Customers", "description": "Profiles, identities, consent, GDPR, timeline"},
+            {"name": "Events", "description": "Everything that happens, from every channel"},
             {"name": "API keys", "description": "Keys, scopes and who is calling"},
         ],
     )
@@ -50,8 +54,13 @@ def create_app(
         settings.database_url, pool_size=settings.database_pool_size, echo=settings.database_echo
     )
     app.state.clock = clock
+    app.state.wiring = wiring or build_wiring(settings)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(system.router)
+    app.include_router(customers.router)
+    app.include_router(customers.attributes_router)
+    app.include_router(customers.consents_router)
+    app.include_router(events.router)
     app.include_router(access.router)
     return app

@@ -13,6 +13,7 @@ from fidela.access import service as access
 from fidela.access.rules import MissingApiKey, Principal, needs_touch, require_scope
 from fidela.platform.db import Database
 from fidela.platform.settings import Settings
+from fidela.wiring import Wiring
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer fdl_...`")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="`X-API-Key: fdl_...`")
@@ -34,7 +35,13 @@ def get_now(request: Request) -> datetime:
     return clock()
 
 
+def get_wiring(request: Request) -> Wiring:
+    wiring: Wiring = request.app.state.wiring
+    return wiring
+
+
 DatabaseDep = Annotated[Database, Depends(get_database)]
+WiringDep = Annotated[Wiring, Depends(get_wiring)]
 NowDep = Annotated[datetime, Depends(get_now)]
 
 
@@ -69,3 +76,13 @@ def scoped(scope: str) -> Callable[[Principal], Principal]:
 
     dependency.__name__ = f"require_{scope.replace(':', '_')}"
     return dependency
+
+
+def actor_of(principal: Principal) -> str:
+    """How a principal appears in audit trails."""
+    return f"api_key:{principal.key_id}:{principal.name}"
+
+
+def request_id_of(request: Request) -> str | None:
+    value = request.headers.get("x-request-id")
+    return value[:100] if value else None

@@ -23,6 +23,7 @@ PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://fidela.dev/problems/"
 
 STATUS_BY_KIND: dict[ErrorKind, int] = {
+    ErrorKind.VALIDATION: 422,
     ErrorKind.INVALID: 400,
     ErrorKind.NOT_FOUND: 404,
     ErrorKind.CONFLICT: 409,

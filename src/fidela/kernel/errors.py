@@ -14,6 +14,7 @@ from typing import ClassVar
 
 
 class ErrorKind(StrEnum):
+    VALIDATION = "validation"  # the payload does not match its schema (field pointers given)
     INVALID = "invalid"  # the request is well-formed but breaks a business rule
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"  # state or concurrency conflict; retrying as-is will not help
@@ -60,7 +61,15 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+class PayloadInvalid(DomainError):
+    code = "validation_failed"
+    kind = ErrorKind.VALIDATION
+    title = "The request payload is invalid"
+
+
 class InvalidInput(DomainError):
+    """A value in the request is not acceptable (422, with pointers to the fields)."""
+
     code = "invalid_input"
-    kind = ErrorKind.INVALID
+    kind = ErrorKind.VALIDATION
     title = "Invalid input"

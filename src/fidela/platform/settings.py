@@ -48,6 +48,17 @@ class Settings(BaseSettings):
     worker_batch_size: int = Field(default=50, ge=1)
     worker_lease_seconds: int = Field(default=300, ge=5)
     outbox_retention_days: int = Field(default=14, ge=1)
+    idempotency_retention_hours: int = Field(default=72, ge=1)
+
+    default_phone_region: str = Field(
+        default="FR", pattern=r"^[A-Z]{2}$", description="Region of phone numbers without +"
+    )
+    identity_match_priority: str = Field(
+        default="card,email,phone,external,device",
+        description="Order in which incoming identities pick the profile",
+    )
+    event_retention_days: int = Field(default=730, ge=1, description="Raw events kept this long")
+    erasure_salt: str = Field(default="fidela", description="Salt of erased-person pseudonyms")
 
     @classmethod
     def settings_customise_sources(

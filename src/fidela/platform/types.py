@@ -38,3 +38,12 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 # JSON documents: JSONB on PostgreSQL (indexable, compact), JSON text on SQLite.
 JSONDocument: Any = JSON().with_variant(JSONB(), "postgresql")
+
+
+# Column ``info`` marker for personal data. GDPR erasure and the erasure test walk every
+# table for it: text columns marked PII are pseudonymised, JSON ones scrubbed.
+PII: dict[str, object] = {"pii": True}
+
+
+def is_pii(info: dict[object, object]) -> bool:
+    return bool(info.get("pii"))

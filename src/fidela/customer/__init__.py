@@ -1,0 +1,1 @@
+"""Customer data platform: profiles, identities and merge, consent, GDPR rights."""

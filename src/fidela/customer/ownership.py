@@ -1,0 +1,85 @@
+"""Which rows belong to a customer, found from the schema itself.
+
+Every table with a foreign key to ``customer`` holds rows about a person, and so does every
+table that references those rows (order lines through orders). Merge, export and erasure walk
+this graph instead of a hand-written list, so a table added by a later context is covered the
+day it is created, and cannot be forgotten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import Column, MetaData, Table, select
+from sqlalchemy.orm import Session
+
+# Rows that point at customers but are not the person's data to move on a merge.
+NOT_MOVED_ON_MERGE = frozenset({"customer", "customer_merge", "gdpr_request", "consent_state"})
+
+
+@dataclass(frozen=True)
+class Link:
+    table: Table
+    column: Column[int]  # the foreign-key column
+    parent: str  # the referenced table
+
+
+def direct_links(metadata: MetaData) -> list[Link]:
+    """(table, column) pairs referencing ``customer.id`` directly."""
+    links = []
+    for table in metadata.sorted_tables:
+        for fk in table.foreign_keys:
+            if fk.column.table.name == "customer" and fk.column.name == "id":
+                links.append(Link(table, fk.parent, "customer"))
+    return links
+
+
+def _links_to(metadata: MetaData, parent: str) -> Iterator[Link]:
+    for table in metadata.sorted_tables:
+        for fk in table.foreign_keys:
+            if fk.column.table.name == parent and table.name != parent:
+                yield Link(table, fk.parent, parent)
+
+
+def rows_about(
+    session: Session, metadata: MetaData, customer_id: int
+) -> dict[str, list[dict[str, object]]]:
+    """Every row about a customer, per table, following foreign keys transitively."""
+    found: dict[str, dict[tuple[object, ...], dict[str, object]]] = {}
+
+    def collect(table: Table, rows: Iterator[dict[str, object]]) -> bool:
+        bucket = found.setdefault(table.name, {})
+        primary = [column.name for column in table.primary_key.columns]
+        added = False
+        for row in rows:
+            key = tuple(row[name] for name in primary)
+            if key not in bucket:
+                bucket[key] = row
+                added = True
+        return added
+
+    customer = metadata.tables["customer"]
+    collect(
+        customer,
+        (
+            dict(r)
+            for r in session.execute(
+                select(customer).where(customer.c.id == customer_id)
+            ).mappings()
+        ),
+    )
+    frontier = ["customer"]
+    while frontier:
+        parent = frontier.pop()
+        for link in _links_to(metadata, parent):
+            referenced = next(iter(link.column.foreign_keys)).column.name
+            keys = sorted({row[referenced] for row in found[parent].values()}, key=str)
+            added = False
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                rows = session.execute(select(link.table).where(link.column.in_(chunk))).mappings()
+                added |= collect(link.table, (dict(row) for row in rows))
+            if added:
+                frontier.append(link.table.name)
+    return {table: list(rows.values()) for table, rows in found.items()}

@@ -1,0 +1,166 @@
+"""Customer persistence."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy.orm import Session
+
+from fidela.customer.models import (
+    AttributeDefinition,
+    ConsentRecord,
+    ConsentState,
+    Customer,
+    CustomerIdentity,
+    MergeRecord,
+)
+from fidela.customer.rules import CustomerNotFound, Identity, IdentityKind
+
+
+def add_customer(session: Session, customer: Customer) -> Customer:
+    session.add(customer)
+    session.flush()
+    return customer
+
+
+def get_customer(session: Session, customer_id: int, *, for_update: bool = False) -> Customer:
+    query = select(Customer).where(Customer.id == customer_id)
+    if for_update:
+        query = query.with_for_update()
+    customer = session.execute(query).scalar_one_or_none()
+    if customer is None:
+        raise CustomerNotFound(f"customer {customer_id} does not exist")
+    return customer
+
+
+def lock_customers(session: Session, ids: Iterable[int]) -> dict[int, Customer]:
+    """Lock several profiles in primary-key order (no deadlock between two merges)."""
+    wanted = sorted(set(ids))
+    rows = session.execute(
+        select(Customer).where(Customer.id.in_(wanted)).order_by(Customer.id).with_for_update()
+    ).scalars()
+    found = {row.id: row for row in rows}
+    for customer_id in wanted:
+        if customer_id not in found:
+            raise CustomerNotFound(f"customer {customer_id} does not exist")
+    return found
+
+
+def search_customers(
+    session: Session,
+    *,
+    name: str | None,
+    customer_ids: Sequence[int] | None,
+    after_id: int,
+    limit: int,
+) -> Sequence[Customer]:
+    query = select(Customer).where(Customer.id > after_id, Customer.status == "active")
+    if customer_ids is not None:
+        query = query.where(Customer.id.in_(customer_ids))
+    if name:
+        terms = [term for term in name.lower().split() if term]
+        for term in terms:
+            pattern = f"{term}%"
+            query = query.where(
+                or_(
+                    func.lower(Customer.first_name).like(pattern),
+                    func.lower(Customer.last_name).like(pattern),
+                )
+            )
+    return list(session.execute(query.order_by(Customer.id).limit(limit)).scalars())
+
+
+def owners_of(session: Session, identities: Iterable[Identity]) -> dict[Identity, int]:
+    keys = [(i.kind.value, i.namespace, i.value) for i in identities]
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(
+            CustomerIdentity.kind,
+            CustomerIdentity.namespace,
+            CustomerIdentity.value,
+            CustomerIdentity.customer_id,
+        ).where(
+            tuple_(CustomerIdentity.kind, CustomerIdentity.namespace, CustomerIdentity.value).in_(
+                keys
+            )
+        )
+    ).all()
+    return {Identity(IdentityKind(k), v, ns): owner for k, ns, v, owner in rows}
+
+
+def add_identity(session: Session, identity: CustomerIdentity) -> CustomerIdentity:
+    session.add(identity)
+    session.flush()
+    return identity
+
+
+def list_identities(session: Session, customer_id: int) -> Sequence[CustomerIdentity]:
+    return list(
+        session.execute(
+            select(CustomerIdentity)
+            .where(CustomerIdentity.customer_id == customer_id)
+            .order_by(CustomerIdentity.kind, CustomerIdentity.id)
+        ).scalars()
+    )
+
+
+def find_identity(session: Session, customer_id: int, identity_id: int) -> CustomerIdentity | None:
+    return session.execute(
+        select(CustomerIdentity).where(
+            CustomerIdentity.id == identity_id, CustomerIdentity.customer_id == customer_id
+        )
+    ).scalar_one_or_none()
+
+
+def get_attribute_definitions(session: Session) -> dict[str, AttributeDefinition]:
+    return {row.name: row for row in session.execute(select(AttributeDefinition)).scalars()}
+
+
+def find_attribute_definition(session: Session, name: str) -> AttributeDefinition | None:
+    return session.get(AttributeDefinition, name)
+
+
+def add_consent_record(session: Session, record: ConsentRecord) -> ConsentRecord:
+    session.add(record)
+    session.flush()
+    return record
+
+
+def consent_states(session: Session, customer_id: int) -> Sequence[ConsentState]:
+    return list(
+        session.execute(
+            select(ConsentState)
+            .where(ConsentState.customer_id == customer_id)
+            .order_by(ConsentState.channel, ConsentState.purpose)
+        ).scalars()
+    )
+
+
+def consent_history(session: Session, customer_id: int) -> Sequence[ConsentRecord]:
+    return list(
+        session.execute(
+            select(ConsentRecord)
+            .where(ConsentRecord.customer_id == customer_id)
+            .order_by(ConsentRecord.occurred_at, ConsentRecord.id)
+        ).scalars()
+    )
+
+
+def find_consent_state(
+    session: Session, customer_id: int, channel: str, purpose: str
+) -> ConsentState | None:
+    return session.get(ConsentState, (customer_id, channel, purpose))
+
+
+def find_pending_confirmation(session: Session, digest: str) -> ConsentRecord | None:
+    return session.execute(
+        select(ConsentRecord).where(ConsentRecord.confirmation_digest == digest)
+    ).scalar_one_or_none()
+
+
+def find_merge(session: Session, merged_id: int) -> MergeRecord | None:
+    return session.execute(
+        select(MergeRecord).where(MergeRecord.merged_id == merged_id)
+    ).scalar_one_or_none()
