@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat uv.lock pyproject.toml | sha1sum | cut -c1-12)
 TEST_PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
-DEMO_CUSTOMERS ?= 10000
+DEMO_CUSTOMERS ?= 2000
 
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)

@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from fidela.access import service as access
-from fidela.cli import context
+from fidela.cli import context, imports
 from fidela.cli.output import JsonOption, console, emit
 from fidela.kernel.clock import utc_now
 from fidela.platform import migrate
@@ -100,6 +100,28 @@ def _generated_already(out: Path, *, customers: int, seed: int) -> bool:
     return bool(config.get("seed") == seed and config.get("customers") == customers)
 
 
+ACTIVITY_FILES = (
+    "returns", "sessions", "email_events", "support_interactions", "survey_answers", "reviews",
+    "social_shares", "referrals",
+)  # fmt: skip
+
+
+@app.command("load")
+def load(
+    data: Annotated[
+        Path, typer.Option(help="A directory written by `fidela demo generate`.")
+    ] = Path("var/demo"),
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+) -> None:
+    """Load a generated data set through the import path (customers, orders, activity).
+    Idempotent: loading twice changes nothing."""
+    suffix = ".parquet" if (data / "customers.parquet").exists() else ".csv"
+    imports.import_customers(data / f"customers{suffix}", source="demo", quiet=quiet)
+    imports.import_orders(data / f"orders{suffix}", source="demo", quiet=quiet)
+    for name in ACTIVITY_FILES:
+        imports.import_events(data / f"{name}{suffix}", kind=name, source="demo", quiet=quiet)
+
+
 @app.command("setup")
 def setup(
     customers: Annotated[int, typer.Option(min=1)] = 10_000,
@@ -123,6 +145,7 @@ def setup(
         _run_generation(
             GenerationConfig(customers=customers, seed=seed, out_dir=out), show_progress=not as_json
         )
+    load(data=out, quiet=as_json)
     now = utc_now()
     with database.write() as session:
         # One live demo key at a time: the previous one is revoked, a new one printed.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from fidela import __version__
-from fidela.cli import apikey, db, demo, outbox, serve
+from fidela.cli import apikey, customer, db, demo, imports, outbox, serve
 
 app = typer.Typer(
     name="fidela",
@@ -15,8 +15,10 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(apikey.app, name="apikey")
+app.add_typer(customer.app, name="customer")
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(demo.app, name="demo")
+app.add_typer(imports.app, name="import")
 app.command("serve")(serve.serve)
 app.command("worker")(serve.worker)
 

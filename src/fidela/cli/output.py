@@ -17,7 +17,7 @@ from rich.table import Table
 from fidela.kernel.errors import DomainError
 
 console = Console()
-error_console = Console(stderr=True)
+error_console = Console(stderr=True, soft_wrap=True)  # never break an error line
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 

@@ -133,5 +133,12 @@ def consent_history(session: Session, *, customer_id: int) -> list[ConsentRecord
 def has_consent(
     session: Session, *, customer_id: int, channel: ConsentChannel, purpose: ConsentPurpose
 ) -> bool:
-    state = repository.find_consent_state(session, customer_id, channel.value, purpose.value)
-    return state is not None and state.status == ConsentStatus.GRANTED.value
+    """Granted for this channel, or for ``any`` channel when nothing channel-specific says
+    otherwise (a channel-specific refusal always wins)."""
+    specific = repository.find_consent_state(session, customer_id, channel.value, purpose.value)
+    if specific is not None:
+        return specific.status == ConsentStatus.GRANTED.value
+    general = repository.find_consent_state(
+        session, customer_id, ConsentChannel.ANY.value, purpose.value
+    )
+    return general is not None and general.status == ConsentStatus.GRANTED.value

@@ -336,6 +336,7 @@ def parse_priority(text: str) -> tuple[IdentityKind, ...]:
 
 
 class ConsentChannel(StrEnum):
+    ANY = "any"  # purposes not bound to a channel (profiling, analytics)
     EMAIL = "email"
     SMS = "sms"
     PUSH = "push"

@@ -275,6 +275,7 @@ class Resolution:
     customer_id: int
     created: bool
     conflicts: tuple[tuple[Identity, int], ...]
+    attached: int = 0  # identities newly attached to an existing profile
 
 
 def resolve_customer(
@@ -302,7 +303,9 @@ def resolve_customer(
     if customer.status != CustomerStatus.ACTIVE.value:
         raise CustomerNotActive(f"customer {decision.customer_id} is {customer.status}")
     _attach(session, customer.id, decision.attach, now)
-    return Resolution(customer.id, created=False, conflicts=decision.conflicts)
+    return Resolution(
+        customer.id, created=False, conflicts=decision.conflicts, attached=len(decision.attach)
+    )
 
 
 # ---------------------------------------------------------------------------- attributes

@@ -115,6 +115,16 @@ class Database:
             yield session
 
     @contextmanager
+    def rehearse(self) -> Iterator[Session]:
+        """A write unit of work that is always rolled back (dry runs)."""
+        with self._writer() as session:
+            session.begin()
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    @contextmanager
     def read(self) -> Iterator[Session]:
         """A read-only unit of work (on SQLite a DEFERRED transaction, so readers never
         queue behind the single writer). Always rolled back."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fidela.platform.outbox.registry import JobRegistry
 from fidela.platform.settings import Settings
 from fidela.worker.builtin import register_builtin_jobs
@@ -11,5 +9,5 @@ from fidela.worker.builtin import register_builtin_jobs
 
 def build_registry(settings: Settings) -> JobRegistry:
     registry = JobRegistry()
-    register_builtin_jobs(registry, retention=timedelta(days=settings.outbox_retention_days))
+    register_builtin_jobs(registry, settings)
     return registry
