@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from fidela.commerce.models import SalesOrder
+from fidela.event.models import Event
+from fidela.platform.db import Database
+from fidela.platform.settings import Settings
+from fidela.worker.registry import build_registry
+from fidela.worker.runner import Worker
+from tests.conftest import Clock
+from tests.customer.fixtures import ingest
+from tests.event.builders import order, simple
+
+
+def test_event_retention_deletes_old_raw_events_but_keeps_orders(
+    database: Database, clock: Clock
+) -> None:
+    with database.write() as session:
+        ingest(session, order("OLD-1", clock(), customer={"email": "r@example.com"}), clock())
+        ingest(session, simple("login", "OLD-2", clock(), {"email": "r@example.com"}), clock())
+    clock.now += timedelta(days=31)
+    with database.write() as session:
+        ingest(session, simple("login", "NEW-1", clock(), {"email": "r@example.com"}), clock())
+    registry = build_registry(Settings(event_retention_days=30))
+    Worker(database=database, registry=registry, clock=clock).run_until_idle()
+    with database.read() as session:
+        kept = session.execute(select(Event.external_id)).scalars().all()
+        assert kept == ["NEW-1"]
+        orders = session.execute(select(SalesOrder)).scalars().all()
+        assert [o.external_id for o in orders] == ["OLD-1"]
+        assert orders[0].event_id is None  # the raw event is gone, the order stays
+
+
+def test_every_periodic_job_has_a_handler_and_runs_cleanly(
+    database: Database, clock: Clock
+) -> None:
+    registry = build_registry(Settings())
+    stats = Worker(database=database, registry=registry, clock=clock).run_until_idle()
+    assert stats.claimed == len(registry.periodic) == 3
+    assert stats.dead == 0
+    assert stats.done == 3
+    with database.read() as session:
+        assert session.execute(select(func.count()).select_from(Event)).scalar_one() == 0
