@@ -202,6 +202,30 @@ def test_erasure_leaves_no_personal_text_anywhere_and_keeps_the_totals(
         ingest(session, simple("login", "after-erasure", clock(), {"id": p.customer_id}), clock())
 
 
+def test_erasing_a_survivor_erases_the_profiles_merged_into_it(
+    database: Database, clock: Clock
+) -> None:
+    with database.write() as session:
+        a = person_with_history(session, clock(), "lola", phone="+33612345612")
+        b = person_with_history(session, clock(), "marc", phone="+33612345613")
+        merge.merge_customers(
+            session,
+            survivor_id=a.customer_id,
+            merged_id=b.customer_id,
+            actor="t",
+            reason="",
+            now=clock(),
+        )
+        gdpr.erase_customer(
+            session, customer_id=a.customer_id, actor="dpo", now=clock(), policy=POLICY
+        )
+        values = text_values(session)
+    secrets = [b.email, b.phone, b.first_name, b.last_name, a.first_name, a.email]
+    assert [
+        (t, c) for t, c, v in values if any(s.casefold() in v.casefold() for s in secrets)
+    ] == []
+
+
 def test_restriction_of_profiling_is_recorded(database: Database, clock: Clock) -> None:
     with database.write() as session:
         p = person_with_history(session, clock(), "kiki", phone="+33612345611")

@@ -100,13 +100,21 @@ def erase_customer(
             return previous[0]
     if customer.status != CustomerStatus.ACTIVE.value:
         raise CustomerNotActive(f"customer {customer.id} is {customer.status}")
-    repository.lock_customers(session, [customer.id])
+    # Profiles merged into this one are the same person: their tombstones are erased too.
+    tombstones = list(
+        session.execute(select(Customer).where(Customer.merged_into_id == customer.id)).scalars()
+    )
+    people = [customer, *tombstones]
+    repository.lock_customers(session, [p.id for p in people])
     identities = [i.value for i in repository.list_identities(session, customer.id)]
-    names = [customer.first_name, customer.last_name]
-    full = " ".join(n for n in names if n)
-    secrets = erasure_secrets([*identities, *names, full])
+    names = [n for p in people for n in (p.first_name, p.last_name)]
+    fulls = [" ".join(n for n in (p.first_name, p.last_name) if n) for p in people]
+    secrets = erasure_secrets([*identities, *names, *fulls])
     base = pseudonym(customer.id, policy.erasure_salt)
-    rows = rows_about(session, Base.metadata, customer.id)
+    rows: dict[str, list[dict[str, object]]] = {}
+    for person in people:
+        for name, table_rows in rows_about(session, Base.metadata, person.id).items():
+            rows.setdefault(name, []).extend(table_rows)
     changed: dict[str, int] = {}
     for name, table_rows in rows.items():
         table = Base.metadata.tables[name]
