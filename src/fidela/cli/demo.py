@@ -170,6 +170,7 @@ def setup(
             f"  Demo data     {out}/ (customers, orders, activity, truth files)\n"
             f"  Demo API key  [bold]{issued.token}[/bold]   (scope: admin)\n"
             f"  Try it        curl -H 'Authorization: Bearer {issued.token}' "
-            f"{url}/v1/api-keys/current\n"
+            f"{url}/v1/api-keys/current\n",
+            soft_wrap=True,  # never break the key or a URL across lines
         ),
     )
