@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from fidela.commerce.models import SalesOrder, SalesOrderLine, SalesReturn
+from fidela.platform.db import table_of
 
 
 def find_order(
@@ -31,14 +33,19 @@ def order_lines(session: Session, order_id: int) -> Sequence[SalesOrderLine]:
     )
 
 
-def add_order(session: Session, order: SalesOrder, lines: Sequence[SalesOrderLine]) -> SalesOrder:
-    session.add(order)
-    session.flush()
-    for line in lines:
-        line.order_id = order.id
-    session.add_all(lines)
-    session.flush()
-    return order
+_ORDER = table_of(SalesOrder)
+_LINE = table_of(SalesOrderLine)
+_INSERT_ORDER = insert(_ORDER).returning(_ORDER.c.id)
+_INSERT_LINE = insert(_LINE)
+
+
+def add_order(session: Session, order: dict[str, Any], lines: Sequence[dict[str, Any]]) -> int:
+    """Insert an order and its lines (Core: one statement for the order, one executemany for
+    the lines; this is on the path of every order event)."""
+    connection = session.connection()
+    order_id = int(connection.execute(_INSERT_ORDER, order).scalar_one())
+    connection.execute(_INSERT_LINE, [{**line, "order_id": order_id} for line in lines])
+    return order_id
 
 
 def add_return(session: Session, sales_return: SalesReturn) -> SalesReturn:

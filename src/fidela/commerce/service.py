@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fidela.commerce import repository
-from fidela.commerce.models import SalesOrder, SalesOrderLine, SalesReturn
+from fidela.commerce.models import SalesOrder, SalesReturn
 from fidela.commerce.rules import (
     CurrencyDiffers,
     LineIn,
@@ -38,7 +38,12 @@ def _currency(value: str, pointer: str) -> str:
 
 def record_order(session: Session, event: DispatchedEvent) -> dict[str, Any]:
     """Store the order of an ``order.completed`` event (its own business key is the event's)."""
-    data = OrderCompleted.model_validate(event.data)
+    # The catalogue validated the data already; validate again only if called with a dict.
+    data = (
+        event.payload
+        if isinstance(event.payload, OrderCompleted)
+        else OrderCompleted.model_validate(event.data)
+    )
     currency = _currency(data.currency, "/data/currency")
     numbers = line_numbers([line.line_no for line in data.lines])
     amounts = order_amounts(
@@ -51,51 +56,55 @@ def record_order(session: Session, event: DispatchedEvent) -> dict[str, Any]:
         stated_total=data.total_minor,
     )
     points_payments = [p for p in data.payments if p.method == "points"]
-    order = repository.add_order(
+    order_id = repository.add_order(
         session,
-        SalesOrder(
-            customer_id=event.customer_id,
-            source=event.source,
-            external_id=event.external_id,
-            event_id=event.id,
-            channel=data.channel,
-            store_id=data.store_id,
-            currency=currency,
-            subtotal_minor=amounts.subtotal_minor,
-            shipping_minor=data.shipping_minor,
-            discount_minor=data.discount_minor,
-            total_minor=amounts.total_minor,
-            points_redeemed=sum(p.points or 0 for p in points_payments),
-            paid_with_points_minor=sum(p.amount_minor for p in points_payments),
-            returned_minor=0,
-            status="completed",
-            payments=[p.model_dump(mode="json", exclude_none=True) for p in data.payments],
-            ordered_at=event.occurred_at,
-            created_at=event.now,
-        ),
+        {
+            "customer_id": event.customer_id,
+            "source": event.source,
+            "external_id": event.external_id,
+            "event_id": event.id,
+            "channel": data.channel,
+            "store_id": data.store_id,
+            "currency": currency,
+            "subtotal_minor": amounts.subtotal_minor,
+            "shipping_minor": data.shipping_minor,
+            "discount_minor": data.discount_minor,
+            "total_minor": amounts.total_minor,
+            "points_redeemed": sum(p.points or 0 for p in points_payments),
+            "paid_with_points_minor": sum(p.amount_minor for p in points_payments),
+            "returned_minor": 0,
+            "status": "completed",
+            "payments": [p.model_dump(mode="json", exclude_none=True) for p in data.payments],
+            "ordered_at": event.occurred_at,
+            "created_at": event.now,
+        },
         [
-            SalesOrderLine(
-                line_no=n,
-                product_id=line.product_id,
-                sku=line.sku,
-                name=line.name,
-                category=line.category,
-                quantity=line.quantity,
-                unit_price_minor=line.unit_price_minor,
-                discount_minor=line.discount_minor,
-                amount_minor=amount,
-                returned_quantity=0,
-                returned_minor=0,
-            )
+            {
+                "line_no": n,
+                "product_id": line.product_id,
+                "sku": line.sku,
+                "name": line.name,
+                "category": line.category,
+                "quantity": line.quantity,
+                "unit_price_minor": line.unit_price_minor,
+                "discount_minor": line.discount_minor,
+                "amount_minor": amount,
+                "returned_quantity": 0,
+                "returned_minor": 0,
+            }
             for n, line, amount in zip(numbers, data.lines, amounts.line_amounts, strict=True)
         ],
     )
-    return {"order_id": order.id, "total_minor": order.total_minor, "currency": currency}
+    return {"order_id": order_id, "total_minor": amounts.total_minor, "currency": currency}
 
 
 def record_return(session: Session, event: DispatchedEvent) -> dict[str, Any]:
     """Store a return against its order (locked, so concurrent returns cannot over-refund)."""
-    data = OrderReturned.model_validate(event.data)
+    data = (
+        event.payload
+        if isinstance(event.payload, OrderReturned)
+        else OrderReturned.model_validate(event.data)
+    )
     order = repository.find_order(
         session,
         source=data.order_source or event.source,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import bindparam, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from fidela.customer.models import (
@@ -16,6 +16,7 @@ from fidela.customer.models import (
     MergeRecord,
 )
 from fidela.customer.rules import CustomerNotFound, Identity, IdentityKind
+from fidela.platform.db import table_of
 
 
 def add_customer(session: Session, customer: Customer) -> Customer:
@@ -25,10 +26,7 @@ def add_customer(session: Session, customer: Customer) -> Customer:
 
 
 def get_customer(session: Session, customer_id: int, *, for_update: bool = False) -> Customer:
-    query = select(Customer).where(Customer.id == customer_id)
-    if for_update:
-        query = query.with_for_update()
-    customer = session.execute(query).scalar_one_or_none()
+    customer = session.get(Customer, customer_id, with_for_update=for_update or None)
     if customer is None:
         raise CustomerNotFound(f"customer {customer_id} does not exist")
     return customer
@@ -71,22 +69,23 @@ def search_customers(
     return list(session.execute(query.order_by(Customer.id).limit(limit)).scalars())
 
 
+_IDENTITY = table_of(CustomerIdentity)
+# Built once; the IN list expands per call. Run on the connection (no ORM layer): this is on
+# the path of every incoming event.
+_OWNERS = select(
+    _IDENTITY.c.kind, _IDENTITY.c.namespace, _IDENTITY.c.value, _IDENTITY.c.customer_id
+).where(
+    tuple_(_IDENTITY.c.kind, _IDENTITY.c.namespace, _IDENTITY.c.value).in_(
+        bindparam("keys", expanding=True)
+    )
+)
+
+
 def owners_of(session: Session, identities: Iterable[Identity]) -> dict[Identity, int]:
     keys = [(i.kind.value, i.namespace, i.value) for i in identities]
     if not keys:
         return {}
-    rows = session.execute(
-        select(
-            CustomerIdentity.kind,
-            CustomerIdentity.namespace,
-            CustomerIdentity.value,
-            CustomerIdentity.customer_id,
-        ).where(
-            tuple_(CustomerIdentity.kind, CustomerIdentity.namespace, CustomerIdentity.value).in_(
-                keys
-            )
-        )
-    ).all()
+    rows = session.connection().execute(_OWNERS, {"keys": keys}).all()
     return {Identity(IdentityKind(k), v, ns): owner for k, ns, v, owner in rows}
 
 

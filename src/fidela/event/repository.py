@@ -1,4 +1,5 @@
-"""Event persistence."""
+"""Event persistence. The per-event statements are built once (per dialect) and executed with
+parameters: on this path, building a SQLAlchemy statement cost more than running it."""
 
 from __future__ import annotations
 
@@ -6,11 +7,47 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from fidela.event.models import Event, EventTypeSchema
+from fidela.platform.db import table_of
 from fidela.platform.upsert import insert_ignoring_conflicts
+
+_CLAIM_COLUMNS = (
+    "source",
+    "external_id",
+    "type",
+    "occurred_at",
+    "received_at",
+    "request_id",
+    "data",
+)
+_claims: dict[str, Any] = {}
+# Core (table-level) statements run on the session's connection: the ORM execute layer
+# costs more than these single-row statements themselves.
+EVENT = table_of(Event)
+_RESULT = select(EVENT.c.result).where(
+    EVENT.c.source == bindparam("source"),
+    EVENT.c.external_id == bindparam("external_id"),
+    EVENT.c.type == bindparam("type"),
+)
+_OUTCOME = (
+    update(EVENT)
+    .where(EVENT.c.id == bindparam("event_id"))
+    .values(customer_id=bindparam("customer_id"), result=bindparam("result"))
+)
+
+
+def _claim_statement(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect not in _claims:
+        _claims[dialect] = (
+            insert_ignoring_conflicts(session, EVENT, "source", "external_id", "type")
+            .values({column: bindparam(column) for column in _CLAIM_COLUMNS})
+            .returning(Event.id)
+        )
+    return _claims[dialect]
 
 
 def claim_event(
@@ -25,20 +62,22 @@ def claim_event(
     data: dict[str, Any],
 ) -> int | None:
     """Insert the event unless its business key exists; the new id, or None for a replay."""
-    statement = (
-        insert_ignoring_conflicts(session, Event, "source", "external_id", "type")
-        .values(
-            source=source,
-            external_id=external_id,
-            type=type,
-            occurred_at=occurred_at,
-            received_at=received_at,
-            request_id=request_id,
-            data=data,
+    new_id: int | None = (
+        session.connection()
+        .execute(
+            _claim_statement(session),
+            {
+                "source": source,
+                "external_id": external_id,
+                "type": type,
+                "occurred_at": occurred_at,
+                "received_at": received_at,
+                "request_id": request_id,
+                "data": data,
+            },
         )
-        .returning(Event.id)
+        .scalar_one_or_none()
     )
-    new_id: int | None = session.execute(statement).scalar_one_or_none()
     return new_id
 
 
@@ -46,9 +85,7 @@ def find_result(
     session: Session, *, source: str, external_id: str, type: str
 ) -> dict[str, Any] | None:
     row = session.execute(
-        select(Event.result).where(
-            Event.source == source, Event.external_id == external_id, Event.type == type
-        )
+        _RESULT, {"source": source, "external_id": external_id, "type": type}
     ).first()
     return None if row is None else row[0]
 
@@ -56,11 +93,8 @@ def find_result(
 def set_outcome(
     session: Session, event_id: int, *, customer_id: int | None, result: dict[str, Any]
 ) -> None:
-    session.execute(
-        update(Event)
-        .where(Event.id == event_id)
-        .values(customer_id=customer_id, result=result)
-        .execution_options(synchronize_session=False)
+    session.connection().execute(
+        _OUTCOME, {"event_id": event_id, "customer_id": customer_id, "result": result}
     )
 
 

@@ -123,6 +123,7 @@ class DispatchedEvent:
     data: dict[str, Any]
     now: datetime
     effects: dict[str, Any] = field(default_factory=dict)
+    payload: Any = None  # the validated catalogue model of ``data``, when there is one
 
 
 def matches(pattern: str, event_type: str) -> bool:

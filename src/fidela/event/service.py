@@ -47,11 +47,15 @@ class IngestContext:
     request_id: str | None = None
 
 
-def _validate_data(session: Session, event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+def _validate_data(
+    session: Session, event_type: str, data: dict[str, Any]
+) -> tuple[Any, dict[str, Any]]:
+    """The validated model (catalogue types) and the JSON form stored with the event."""
     entry = CATALOGUE.get(event_type)
     if entry is not None:
         try:
-            return entry.data.model_validate(data).model_dump(mode="json", exclude_none=True)
+            model = entry.data.model_validate(data)
+            return model, model.model_dump(mode="json", exclude_none=True)
         except ValidationError as exc:
             problems = problems_from(exc, "/data")
             raise InvalidEvent(summary(problems), problems) from None
@@ -76,7 +80,7 @@ def _validate_data(session: Session, event_type: str, data: dict[str, Any]) -> d
             for e in errors
         ]
         raise InvalidEvent(summary(problems), problems)
-    return data
+    return None, data
 
 
 def _resolve(
@@ -124,7 +128,7 @@ def ingest_event(session: Session, *, event: EventIn, context: IngestContext) ->
     """Store, resolve and dispatch one event; a replay returns the first result unchanged."""
     event_type = validate_type_name(event.type)
     source = validate_source(event.source)
-    data = _validate_data(session, event_type, event.data)
+    payload, data = _validate_data(session, event_type, event.data)
     entry = CATALOGUE.get(event_type)
     if entry is not None and entry.requires_customer and event.customer is None:
         raise CustomerRequired(
@@ -158,6 +162,7 @@ def ingest_event(session: Session, *, event: EventIn, context: IngestContext) ->
             customer_id=customer_id,
             data=data,
             now=context.now,
+            payload=payload,
         ),
     )
     if customer_id is None:

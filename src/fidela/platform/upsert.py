@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from fidela.platform.db import Base
 
 
-def insert_ignoring_conflicts(session: Session, model: type[Base], *index_columns: str) -> Any:
-    """An INSERT into ``model``'s table that silently skips rows conflicting on ``index_columns``.
+def insert_ignoring_conflicts(
+    session: Session, model: type[Base] | Table, *index_columns: str
+) -> Any:
+    """An INSERT into a model's (or a table's) rows that skips rows conflicting on
+    ``index_columns``.
 
     Returns the dialect's insert construct (call ``.values(...)`` / ``.returning(...)``).
     """
