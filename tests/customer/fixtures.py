@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import String, Text, select
 from sqlalchemy.orm import Session
 
-from fidela.customer import consent
+from fidela.customer import consent, merge
 from fidela.customer.rules import ConsentChannel, ConsentPurpose, CustomerPolicy
 from fidela.event import service as events
 from fidela.event.schemas import EventIn
@@ -122,3 +122,15 @@ def text_values(session: Session) -> list[tuple[str, str, str]]:
             for (value,) in session.execute(select(column).where(column.is_not(None))):
                 found.append((table.name, column.name, str(value)))
     return found
+
+
+def merged_pair(
+    session: Session, now: datetime, survivor: str, merged: str, *, phones: tuple[str, str]
+) -> tuple[Person, Person]:
+    """Two people with history, the second merged into the first."""
+    a = person_with_history(session, now, survivor, phone=phones[0])
+    b = person_with_history(session, now, merged, phone=phones[1])
+    merge.merge_customers(
+        session, survivor_id=a.customer_id, merged_id=b.customer_id, actor="t", reason="", now=now
+    )
+    return a, b

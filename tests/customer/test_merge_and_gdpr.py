@@ -14,7 +14,7 @@ from fidela.customer.rules import ConsentChannel, ConsentPurpose, CustomerNotAct
 from fidela.event.models import Event
 from fidela.platform.db import Base, Database
 from tests.conftest import Clock
-from tests.customer.fixtures import POLICY, ingest, person_with_history, text_values
+from tests.customer.fixtures import POLICY, ingest, merged_pair, person_with_history, text_values
 from tests.event.builders import simple
 
 
@@ -89,15 +89,8 @@ def test_merge_moves_all_history_to_the_survivor_and_is_idempotent(
 
 def test_events_for_a_merged_profile_land_on_the_survivor(database: Database, clock: Clock) -> None:
     with database.write() as session:
-        a = person_with_history(session, clock(), "cleo", phone="+33612345603")
-        b = person_with_history(session, clock(), "dora", phone="+33612345604")
-        merge.merge_customers(
-            session,
-            survivor_id=a.customer_id,
-            merged_id=b.customer_id,
-            actor="t",
-            reason="",
-            now=clock(),
+        a, b = merged_pair(
+            session, clock(), "cleo", "dora", phones=("+33612345603", "+33612345604")
         )
         by_email = ingest(session, simple("login", "late-1", clock(), {"email": b.email}), clock())
         by_id = ingest(session, simple("login", "late-2", clock(), {"id": b.customer_id}), clock())
@@ -206,15 +199,8 @@ def test_erasing_a_survivor_erases_the_profiles_merged_into_it(
     database: Database, clock: Clock
 ) -> None:
     with database.write() as session:
-        a = person_with_history(session, clock(), "lola", phone="+33612345612")
-        b = person_with_history(session, clock(), "marc", phone="+33612345613")
-        merge.merge_customers(
-            session,
-            survivor_id=a.customer_id,
-            merged_id=b.customer_id,
-            actor="t",
-            reason="",
-            now=clock(),
+        a, b = merged_pair(
+            session, clock(), "lola", "marc", phones=("+33612345612", "+33612345613")
         )
         gdpr.erase_customer(
             session, customer_id=a.customer_id, actor="dpo", now=clock(), policy=POLICY
