@@ -68,8 +68,15 @@ format: install
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
+BENCH_CUSTOMERS ?= 1000000
+BENCH_IMPORT_LINES ?= 100000
+BENCH_SECONDS ?= 15
+
 bench: install
-	$(BIN)/python bench/generate.py --customers 1000000
+	scripts/ensure-postgres
+	$(BIN)/python bench/generate.py --customers $(BENCH_CUSTOMERS)
+	$(BIN)/python bench/ingest.py --seconds $(BENCH_SECONDS)
+	$(BIN)/python bench/import_orders.py --lines $(BENCH_IMPORT_LINES)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache
