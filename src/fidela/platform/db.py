@@ -89,8 +89,11 @@ def create_db_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> En
         )
         _install_sqlite_behaviour(engine)
         return engine
+    # No pre-ping: it is a round trip on every checkout. Connections are recycled hourly, and
+    # a disconnect seen on one invalidates the whole pool, so a database restart costs one
+    # failed request per process rather than a ping per request forever.
     return create_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600
     )
 
 
@@ -138,12 +141,17 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A read-only unit of work (on SQLite a DEFERRED transaction, so readers never
-        queue behind the single writer). Always rolled back."""
+        queue behind the single writer). Nothing is flushed; the transaction ends with
+        COMMIT, not ROLLBACK: psycopg drops its prepared statements on every ROLLBACK, and
+        this unit runs on every authenticated request."""
         with self._reader() as session:
+            session.autoflush = False
             try:
                 yield session
-            finally:
+            except BaseException:
                 session.rollback()
+                raise
+            session.commit()
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
