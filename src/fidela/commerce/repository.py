@@ -52,14 +52,3 @@ def add_return(session: Session, sales_return: SalesReturn) -> SalesReturn:
     session.add(sales_return)
     session.flush()
     return sales_return
-
-
-def customer_orders(session: Session, customer_id: int, limit: int) -> Sequence[SalesOrder]:
-    return list(
-        session.execute(
-            select(SalesOrder)
-            .where(SalesOrder.customer_id == customer_id)
-            .order_by(SalesOrder.ordered_at.desc())
-            .limit(limit)
-        ).scalars()
-    )

@@ -187,10 +187,6 @@ def order_totals(session: Session) -> tuple[int, int, int]:
     return int(row[0]), int(row[1]), int(row[2])
 
 
-def recent_orders(session: Session, *, customer_id: int, limit: int = 10) -> list[SalesOrder]:
-    return list(repository.customer_orders(session, customer_id, limit))
-
-
 def summary_for(session: Session, customer_id: int, now: datetime) -> dict[str, Any]:
     """The customer-360 section of commerce."""
     row = session.execute(
