@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,7 +47,7 @@ def person_with_history(session: Session, now: datetime, tag: str, *, phone: str
     who = {
         "email": email,
         "phone": phone,
-        "card": f"29{abs(hash(tag)) % 10**11:011d}",
+        "card": f"29{int(hashlib.sha256(tag.encode()).hexdigest(), 16) % 10**11:011d}",
         "profile": {"first_name": first, "last_name": last, "city": "Lyon"},
     }
     first_order = ingest(

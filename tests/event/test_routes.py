@@ -140,13 +140,8 @@ def test_batch_accepts_valid_events_and_reports_invalid_ones_by_index(
     pointers = {e["pointer"] for e in body["items"][2]["problem"]["errors"]}
     assert {"/events/2/external_id", "/events/2/occurred_at"} <= pointers
     customer_id = body["items"][0]["result"]["customer_id"]
-    reader = issue_reader(client, headers)
-    timeline = client.get(f"/v1/customers/{customer_id}/timeline", headers=reader).json()
+    timeline = client.get(f"/v1/customers/{customer_id}/timeline", headers=headers).json()
     assert {item["type"] for item in timeline["items"]} == {"order.completed", "login"}
-
-
-def issue_reader(client: TestClient, headers: dict[str, str]) -> dict[str, str]:
-    return headers  # customers:write implies customers:read
 
 
 def test_batch_over_the_limit_is_refused_whole(

@@ -95,7 +95,7 @@ def erase_customer(
     record). Amounts, dates of business events and ids are kept."""
     customer = get_customer(session, customer_id=customer_id)
     if customer.status == CustomerStatus.ERASED.value:
-        previous = [r for r in _requests(session, customer.id) if r.kind == "erase"]
+        previous = [r for r in gdpr_requests(session, customer_id=customer.id) if r.kind == "erase"]
         if previous:
             return previous[0]
     if customer.status != CustomerStatus.ACTIVE.value:
@@ -215,7 +215,7 @@ def restrict_profiling(
     return request
 
 
-def _requests(session: Session, customer_id: int) -> list[GdprRequest]:
+def gdpr_requests(session: Session, *, customer_id: int) -> list[GdprRequest]:
     return list(
         session.execute(
             select(GdprRequest)
@@ -223,7 +223,3 @@ def _requests(session: Session, customer_id: int) -> list[GdprRequest]:
             .order_by(GdprRequest.id)
         ).scalars()
     )
-
-
-def gdpr_requests(session: Session, *, customer_id: int) -> list[GdprRequest]:
-    return _requests(session, customer_id)

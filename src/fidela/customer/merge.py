@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from fidela.customer import repository
 from fidela.customer.models import ConsentState, Customer, MergeRecord
-from fidela.customer.ownership import NOT_MOVED_ON_MERGE, direct_links
+from fidela.customer.ownership import NOT_MOVED_ON_MERGE, links_to
 from fidela.customer.rules import (
     ConsentChannel,
     ConsentFact,
@@ -97,7 +97,7 @@ def merge_customers(
 
     moved: dict[str, int] = {"consent_state": _merge_consent(session, survivor_id, merged_id)}
     special = dict(handlers or {})
-    for link in direct_links(Base.metadata):
+    for link in links_to(Base.metadata, "customer"):
         name = link.table.name
         if name in special:
             moved[name] = special[name](session, survivor_id, merged_id)

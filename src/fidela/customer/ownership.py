@@ -25,17 +25,8 @@ class Link:
     parent: str  # the referenced table
 
 
-def direct_links(metadata: MetaData) -> list[Link]:
-    """(table, column) pairs referencing ``customer.id`` directly."""
-    links = []
-    for table in metadata.sorted_tables:
-        for fk in table.foreign_keys:
-            if fk.column.table.name == "customer" and fk.column.name == "id":
-                links.append(Link(table, fk.parent, "customer"))
-    return links
-
-
-def _links_to(metadata: MetaData, parent: str) -> Iterator[Link]:
+def links_to(metadata: MetaData, parent: str) -> Iterator[Link]:
+    """Foreign keys from other tables to ``parent`` (``customer``: rows about a person)."""
     for table in metadata.sorted_tables:
         for fk in table.foreign_keys:
             if fk.column.table.name == parent and table.name != parent:
@@ -72,7 +63,7 @@ def rows_about(
     frontier = ["customer"]
     while frontier:
         parent = frontier.pop()
-        for link in _links_to(metadata, parent):
+        for link in links_to(metadata, parent):
             referenced = next(iter(link.column.foreign_keys)).column.name
             keys = sorted({row[referenced] for row in found[parent].values()}, key=str)
             added = False

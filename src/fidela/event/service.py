@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -47,6 +48,19 @@ class IngestContext:
     request_id: str | None = None
 
 
+# Compiled validators keyed by the schema's own text: compiling costs more than validating one
+# event. Keyed on content, not version, so a registration that was rolled back can never
+# leave a stale validator behind; a process sees at most a few dozen schemas.
+_validators: dict[str, Draft202012Validator] = {}
+
+
+def _validator(schema: EventTypeSchema) -> Draft202012Validator:
+    key = json.dumps(schema.json_schema, sort_keys=True)
+    if key not in _validators:
+        _validators[key] = Draft202012Validator(schema.json_schema)
+    return _validators[key]
+
+
 def _validate_data(
     session: Session, event_type: str, data: dict[str, Any]
 ) -> tuple[Any, dict[str, Any]]:
@@ -71,7 +85,7 @@ def _validate_data(
             [FieldProblem("/type", "register a JSON schema for this custom type first")],
         )
     errors = sorted(
-        Draft202012Validator(schema.json_schema).iter_errors(data),
+        _validator(schema).iter_errors(data),
         key=lambda e: list(e.absolute_path),
     )
     if errors:
