@@ -90,6 +90,7 @@ class Principal:
     name: str
     scopes: frozenset[str]
     last_used_at: datetime | None = None
+    expires_at: datetime | None = None
 
 
 def needs_touch(last_used_at: datetime | None, now: datetime) -> bool:

@@ -69,7 +69,11 @@ def authenticate(session: Session, *, token: str, now: datetime) -> Principal:
         now=now,
     )
     return Principal(
-        key_id=key.id, name=key.name, scopes=frozenset(key.scopes), last_used_at=key.last_used_at
+        key_id=key.id,
+        name=key.name,
+        scopes=frozenset(key.scopes),
+        last_used_at=key.last_used_at,
+        expires_at=key.expires_at,
     )
 
 

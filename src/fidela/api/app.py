@@ -9,7 +9,9 @@ from fastapi import FastAPI
 
 from fidela import __version__
 from fidela.api.errors import install_error_handlers
+from fidela.api.grouping import EventGrouper
 from fidela.api.middleware import RequestContextMiddleware
+from fidela.api.principals import PrincipalCache
 from fidela.api.routes import access, customers, events, system
 from fidela.kernel.clock import utc_now
 from fidela.platform.db import Database
@@ -55,6 +57,14 @@ def create_app(
     )
     app.state.clock = clock
     app.state.wiring = wiring or build_wiring(settings)
+    app.state.principals = PrincipalCache(settings.api_key_cache_seconds)
+    # Read the clock through app.state: tests replace it after the app is built.
+    app.state.event_groups = EventGrouper(
+        app.state.database,
+        app.state.wiring,
+        lambda: app.state.clock(),
+        max_group=settings.ingest_group_max,
+    )
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(system.router)

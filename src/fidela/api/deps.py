@@ -7,10 +7,12 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from fidela.access import service as access
 from fidela.access.rules import MissingApiKey, Principal, needs_touch, require_scope
+from fidela.api.principals import PrincipalCache
 from fidela.platform.db import Database
 from fidela.platform.settings import Settings
 from fidela.wiring import Wiring
@@ -45,22 +47,34 @@ WiringDep = Annotated[Wiring, Depends(get_wiring)]
 NowDep = Annotated[datetime, Depends(get_now)]
 
 
-def get_principal(
-    database: DatabaseDep,
-    now: NowDep,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    header_key: Annotated[str | None, Depends(_header)],
-) -> Principal:
-    token = bearer.credentials if bearer is not None else header_key
-    if not token:
-        raise MissingApiKey(
-            "send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
-        )
+def _verify(database: Database, token: str, now: datetime) -> Principal:
     with database.read() as session:
         principal = access.authenticate(session, token=token, now=now)
     if needs_touch(principal.last_used_at, now):
         with database.write() as session:
             access.record_use(session, key_id=principal.key_id, now=now)
+    return principal
+
+
+async def get_principal(
+    request: Request,
+    database: DatabaseDep,
+    now: NowDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    header_key: Annotated[str | None, Depends(_header)],
+) -> Principal:
+    """The caller; a key verified in the last ``api_key_cache_seconds`` is not read again
+    (see ``fidela.api.principals``)."""
+    token = bearer.credentials if bearer is not None else header_key
+    if not token:
+        raise MissingApiKey(
+            "send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
+        )
+    cache: PrincipalCache = request.app.state.principals
+    principal = cache.get(token, now)
+    if principal is None:
+        principal = await run_in_threadpool(_verify, database, token, now)
+        cache.put(token, principal)
     return principal
 
 

@@ -35,17 +35,27 @@ def order_lines(session: Session, order_id: int) -> Sequence[SalesOrderLine]:
 
 _ORDER = table_of(SalesOrder)
 _LINE = table_of(SalesOrderLine)
-_INSERT_ORDER = insert(_ORDER).returning(_ORDER.c.id)
+_INSERT_ORDERS = insert(_ORDER).returning(_ORDER.c.id, sort_by_parameter_order=True)
 _INSERT_LINE = insert(_LINE)
 
 
-def add_order(session: Session, order: dict[str, Any], lines: Sequence[dict[str, Any]]) -> int:
-    """Insert an order and its lines (Core: one statement for the order, one executemany for
-    the lines; this is on the path of every order event)."""
+def add_orders(
+    session: Session, orders: Sequence[dict[str, Any]], lines: Sequence[Sequence[dict[str, Any]]]
+) -> list[int]:
+    """Insert orders (one multi-row statement) and then all their lines (one executemany);
+    the new order ids, in the order of ``orders``. ``lines[n]`` are the lines of order n."""
+    if not orders:
+        return []
     connection = session.connection()
-    order_id = int(connection.execute(_INSERT_ORDER, order).scalar_one())
-    connection.execute(_INSERT_LINE, [{**line, "order_id": order_id} for line in lines])
-    return order_id
+    ids = [int(row[0]) for row in connection.execute(_INSERT_ORDERS, list(orders)).all()]
+    rows = [
+        {**line, "order_id": order_id}
+        for order_id, order_lines in zip(ids, lines, strict=True)
+        for line in order_lines
+    ]
+    if rows:
+        connection.execute(_INSERT_LINE, rows)
+    return ids
 
 
 def add_return(session: Session, sales_return: SalesReturn) -> SalesReturn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +24,7 @@ from fidela.commerce.rules import (
 )
 from fidela.event.catalogue import OrderCompleted, OrderReturned
 from fidela.event.rules import DispatchedEvent
-from fidela.kernel.errors import FieldProblem
+from fidela.kernel.errors import DomainError, FieldProblem
 from fidela.kernel.money import UnknownCurrency, parse_currency
 
 
@@ -36,8 +37,9 @@ def _currency(value: str, pointer: str) -> str:
         ) from None
 
 
-def record_order(session: Session, event: DispatchedEvent) -> dict[str, Any]:
-    """Store the order of an ``order.completed`` event (its own business key is the event's)."""
+def _order_rows(event: DispatchedEvent) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The order row and line rows of an ``order.completed`` event; raises on bad figures
+    before anything is written."""
     # The catalogue validated the data already; validate again only if called with a dict.
     data = (
         event.payload
@@ -56,46 +58,82 @@ def record_order(session: Session, event: DispatchedEvent) -> dict[str, Any]:
         stated_total=data.total_minor,
     )
     points_payments = [p for p in data.payments if p.method == "points"]
-    order_id = repository.add_order(
-        session,
+    order = {
+        "customer_id": event.customer_id,
+        "source": event.source,
+        "external_id": event.external_id,
+        "event_id": event.id,
+        "channel": data.channel,
+        "store_id": data.store_id,
+        "currency": currency,
+        "subtotal_minor": amounts.subtotal_minor,
+        "shipping_minor": data.shipping_minor,
+        "discount_minor": data.discount_minor,
+        "total_minor": amounts.total_minor,
+        "points_redeemed": sum(p.points or 0 for p in points_payments),
+        "paid_with_points_minor": sum(p.amount_minor for p in points_payments),
+        "returned_minor": 0,
+        "status": "completed",
+        "payments": [p.model_dump(mode="json", exclude_none=True) for p in data.payments],
+        "ordered_at": event.occurred_at,
+        "created_at": event.now,
+    }
+    lines = [
         {
-            "customer_id": event.customer_id,
-            "source": event.source,
-            "external_id": event.external_id,
-            "event_id": event.id,
-            "channel": data.channel,
-            "store_id": data.store_id,
-            "currency": currency,
-            "subtotal_minor": amounts.subtotal_minor,
-            "shipping_minor": data.shipping_minor,
-            "discount_minor": data.discount_minor,
-            "total_minor": amounts.total_minor,
-            "points_redeemed": sum(p.points or 0 for p in points_payments),
-            "paid_with_points_minor": sum(p.amount_minor for p in points_payments),
+            "line_no": n,
+            "product_id": line.product_id,
+            "sku": line.sku,
+            "name": line.name,
+            "category": line.category,
+            "quantity": line.quantity,
+            "unit_price_minor": line.unit_price_minor,
+            "discount_minor": line.discount_minor,
+            "amount_minor": amount,
+            "returned_quantity": 0,
             "returned_minor": 0,
-            "status": "completed",
-            "payments": [p.model_dump(mode="json", exclude_none=True) for p in data.payments],
-            "ordered_at": event.occurred_at,
-            "created_at": event.now,
-        },
-        [
-            {
-                "line_no": n,
-                "product_id": line.product_id,
-                "sku": line.sku,
-                "name": line.name,
-                "category": line.category,
-                "quantity": line.quantity,
-                "unit_price_minor": line.unit_price_minor,
-                "discount_minor": line.discount_minor,
-                "amount_minor": amount,
-                "returned_quantity": 0,
-                "returned_minor": 0,
-            }
-            for n, line, amount in zip(numbers, data.lines, amounts.line_amounts, strict=True)
-        ],
-    )
-    return {"order_id": order_id, "total_minor": amounts.total_minor, "currency": currency}
+        }
+        for n, line, amount in zip(numbers, data.lines, amounts.line_amounts, strict=True)
+    ]
+    return order, lines
+
+
+def record_orders(
+    session: Session, events: Sequence[DispatchedEvent]
+) -> list[dict[str, Any] | DomainError | None]:
+    """Store the orders of ``order.completed`` events (each keyed by its event's business
+    key): every order row in one statement, every line in one executemany. An event with bad
+    figures is rejected and writes nothing."""
+    outcomes: list[dict[str, Any] | DomainError | None] = []
+    orders: list[dict[str, Any]] = []
+    lines: list[list[dict[str, Any]]] = []
+    for event in events:
+        try:
+            order, order_lines = _order_rows(event)
+        except DomainError as error:
+            outcomes.append(error)
+            continue
+        orders.append(order)
+        lines.append(order_lines)
+        outcomes.append(order)
+    order_ids = iter(repository.add_orders(session, orders, lines))
+    return [
+        outcome
+        if isinstance(outcome, DomainError) or outcome is None
+        else {
+            "order_id": next(order_ids),
+            "total_minor": outcome["total_minor"],
+            "currency": outcome["currency"],
+        }
+        for outcome in outcomes
+    ]
+
+
+def record_order(session: Session, event: DispatchedEvent) -> dict[str, Any]:
+    """Store the order of one ``order.completed`` event."""
+    (outcome,) = record_orders(session, [event])
+    if isinstance(outcome, DomainError) or outcome is None:
+        raise outcome or ValueError("no order recorded")
+    return outcome
 
 
 def record_return(session: Session, event: DispatchedEvent) -> dict[str, Any]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, tuple_
+from sqlalchemy import bindparam, func, insert, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from fidela.customer.models import (
@@ -87,6 +89,49 @@ def owners_of(session: Session, identities: Iterable[Identity]) -> dict[Identity
         return {}
     rows = session.connection().execute(_OWNERS, {"keys": keys}).all()
     return {Identity(IdentityKind(k), v, ns): owner for k, ns, v, owner in rows}
+
+
+_CUSTOMER = table_of(Customer)
+# Every column of a new profile row but the id: bulk inserts need the same keys in each row.
+PROFILE_ROW_COLUMNS = tuple(c.name for c in _CUSTOMER.columns if c.name != "id")
+_STATES = select(_CUSTOMER.c.id, _CUSTOMER.c.status, _CUSTOMER.c.merged_into_id).where(
+    _CUSTOMER.c.id.in_(bindparam("ids", expanding=True))
+)
+_ADD_CUSTOMERS = insert(_CUSTOMER).returning(_CUSTOMER.c.id, sort_by_parameter_order=True)
+_ADD_IDENTITY = insert(_IDENTITY)
+
+
+def customer_states(session: Session, ids: Iterable[int]) -> dict[int, tuple[str, int | None]]:
+    """``{id: (status, merged_into_id)}`` for the profiles that exist among ``ids``."""
+    wanted = sorted(ids)
+    if not wanted:
+        return {}
+    rows = session.connection().execute(_STATES, {"ids": wanted}).all()
+    return {row[0]: (row[1], row[2]) for row in rows}
+
+
+def add_customers(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert profiles in one statement; their ids in the order of ``rows``."""
+    result = session.connection().execute(_ADD_CUSTOMERS, list(rows))
+    return [int(row[0]) for row in result.all()]
+
+
+def add_identities(session: Session, owned: Sequence[tuple[int, Identity]], now: datetime) -> None:
+    """Attach identities in one executemany: ``(customer_id, identity)`` pairs."""
+    session.connection().execute(
+        _ADD_IDENTITY,
+        [
+            {
+                "customer_id": customer_id,
+                "kind": identity.kind.value,
+                "namespace": identity.namespace,
+                "value": identity.value,
+                "verified": False,
+                "created_at": now,
+            }
+            for customer_id, identity in owned
+        ],
+    )
 
 
 def add_identity(session: Session, identity: CustomerIdentity) -> CustomerIdentity:

@@ -128,7 +128,7 @@ def _refuse_taken(
 # ---------------------------------------------------------------------------- profiles
 
 
-def _clean_profile(
+def clean_profile(
     session: Session, fields: ProfileFields, now: datetime, current: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """The validated column values present in ``fields`` (only those explicitly set)."""
@@ -181,7 +181,7 @@ def create_customer(
 ) -> Customer:
     """A new active profile with ``identities`` (refused if any belongs to someone else)."""
     _refuse_taken(session, identities, None)
-    values = _clean_profile(session, fields, now)
+    values = clean_profile(session, fields, now)
     customer = repository.add_customer(
         session,
         Customer(
@@ -230,7 +230,7 @@ def update_customer(
             f"customer {customer_id} is at version {customer.version}, not {expected_version}",
             [FieldProblem("/version", f"current version is {customer.version}")],
         )
-    values = _clean_profile(session, fields, now, {"attributes": customer.attributes})
+    values = clean_profile(session, fields, now, {"attributes": customer.attributes})
     for column, value in values.items():
         setattr(customer, column, value)
     customer.version += 1

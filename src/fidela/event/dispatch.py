@@ -1,47 +1,112 @@
 """The registry of event subscribers. Contexts register handlers in ``fidela.wiring``; the
-ingestion service calls them in the event's own transaction, in registration order.
+ingestion service calls them in the events' own transaction, in registration order.
 
-A subscriber returns its effect (a JSON-ready dict) or None. An effect may carry
+A subscriber returns its effect (a JSON-ready dict) or None; a domain error rejects the
+event (ingestion then rolls back everything that event caused). An effect may carry
 ``customer_id`` when the subscriber learnt who the event is about (a return names an order,
 the order names its customer): an event sent without a customer is then attached to them, so
-it shows on their timeline and is part of their export and erasure."""
+it shows on their timeline and is part of their export and erasure.
+
+Ingestion is set-based: a subscriber may register a *batch* form that receives every
+matching event of a batch at once, in order, and answers one outcome per event; it must
+write nothing for an event it rejects. Subscribers without a batch form are called once per
+event. Later subscribers see earlier ones' effects in ``DispatchedEvent.effects``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from fidela.event.rules import DispatchedEvent, matches
+from fidela.kernel.errors import DomainError
 
-Subscriber = Callable[[Session, DispatchedEvent], dict[str, Any] | None]
+Effect = dict[str, Any] | None
+Subscriber = Callable[[Session, DispatchedEvent], Effect]
+BatchSubscriber = Callable[[Session, Sequence[DispatchedEvent]], list[Effect | DomainError]]
+
+
+@dataclass(frozen=True)
+class _Registration:
+    pattern: str
+    name: str
+    one: Subscriber | None
+    many: BatchSubscriber | None
 
 
 @dataclass
 class SubscriberRegistry:
-    _subscribers: list[tuple[str, str, Subscriber]] = field(default_factory=list)
+    _subscribers: list[_Registration] = field(default_factory=list)
 
-    def subscribe(self, pattern: str, name: str, subscriber: Subscriber) -> None:
-        """Call ``subscriber`` for events matching ``pattern`` (``order.completed``,
-        ``order.*`` or ``*``); what it returns is the event's effect under ``name``."""
-        if any(existing == name for _, existing, _ in self._subscribers):
+    def subscribe(
+        self,
+        pattern: str,
+        name: str,
+        subscriber: Subscriber | None = None,
+        *,
+        batch: BatchSubscriber | None = None,
+    ) -> None:
+        """Call ``subscriber`` (or ``batch`` with all matching events of a batch) for events
+        matching ``pattern`` (``order.completed``, ``order.*`` or ``*``); what it returns is
+        the event's effect under ``name``."""
+        if subscriber is None and batch is None:
+            raise ValueError("give a subscriber, a batch subscriber or both")
+        if any(existing.name == name for existing in self._subscribers):
             raise ValueError(f"a subscriber named {name!r} is already registered")
-        self._subscribers.append((pattern, name, subscriber))
+        self._subscribers.append(_Registration(pattern, name, subscriber, batch))
 
     def dispatch(self, session: Session, event: DispatchedEvent) -> dict[str, Any]:
-        effects: dict[str, Any] = {}
-        for pattern, name, subscriber in self._subscribers:
-            if matches(pattern, event.type):
-                outcome = subscriber(session, event)
-                if outcome:
-                    effects[name] = outcome
-        return effects
+        """One event; its first subscriber error is raised."""
+        (outcome,) = self.dispatch_many(session, [event])
+        if isinstance(outcome, DomainError):
+            raise outcome
+        return outcome
+
+    def dispatch_many(
+        self, session: Session, events: Sequence[DispatchedEvent]
+    ) -> list[dict[str, Any] | DomainError]:
+        """Each event's effects (its ``effects`` dict, filled in), or the first error a
+        subscriber raised for it; a rejected event goes to no further subscriber."""
+        failed: dict[int, DomainError] = {}
+        for registration in self._subscribers:
+            chosen = [
+                n
+                for n, event in enumerate(events)
+                if n not in failed and matches(registration.pattern, event.type)
+            ]
+            if not chosen:
+                continue
+            outcomes = self._call(session, registration, [events[n] for n in chosen])
+            for n, outcome in zip(chosen, outcomes, strict=True):
+                if isinstance(outcome, DomainError):
+                    failed[n] = outcome
+                elif outcome:
+                    events[n].effects[registration.name] = outcome
+        return [failed.get(n, event.effects) for n, event in enumerate(events)]
+
+    @staticmethod
+    def _call(
+        session: Session, registration: _Registration, events: list[DispatchedEvent]
+    ) -> list[Effect | DomainError]:
+        if registration.many is not None:
+            return registration.many(session, events)
+        one = registration.one
+        if one is None:  # subscribe() refuses a registration with neither form
+            raise TypeError(f"subscriber {registration.name!r} has no form to call")
+        outcomes: list[Effect | DomainError] = []
+        for event in events:
+            try:
+                outcomes.append(one(session, event))
+            except DomainError as error:
+                outcomes.append(error)
+        return outcomes
 
     @property
     def names(self) -> list[str]:
-        return [name for _, name, _ in self._subscribers]
+        return [registration.name for registration in self._subscribers]
 
 
 def customer_learnt(effects: dict[str, Any]) -> int | None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, or_, select, update
+from sqlalchemy import and_, bindparam, delete, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from fidela.event.models import Event, EventTypeSchema
@@ -27,16 +27,14 @@ _claims: dict[str, Any] = {}
 # Core (table-level) statements run on the session's connection: the ORM execute layer
 # costs more than these single-row statements themselves.
 EVENT = table_of(Event)
-_RESULT = select(EVENT.c.result).where(
-    EVENT.c.source == bindparam("source"),
-    EVENT.c.external_id == bindparam("external_id"),
-    EVENT.c.type == bindparam("type"),
-)
 _OUTCOME = (
     update(EVENT)
     .where(EVENT.c.id == bindparam("event_id"))
     .values(customer_id=bindparam("customer_id"), result=bindparam("result"))
 )
+
+
+Key = tuple[str, str, str]  # (source, external_id, type)
 
 
 def _claim_statement(session: Session) -> Any:
@@ -45,57 +43,37 @@ def _claim_statement(session: Session) -> Any:
         _claims[dialect] = (
             insert_ignoring_conflicts(session, EVENT, "source", "external_id", "type")
             .values({column: bindparam(column) for column in _CLAIM_COLUMNS})
-            .returning(Event.id)
+            .returning(EVENT.c.id, EVENT.c.source, EVENT.c.external_id, EVENT.c.type)
         )
     return _claims[dialect]
 
 
-def claim_event(
-    session: Session,
-    *,
-    source: str,
-    external_id: str,
-    type: str,
-    occurred_at: datetime,
-    received_at: datetime,
-    request_id: str | None,
-    data: dict[str, Any],
-) -> int | None:
-    """Insert the event unless its business key exists; the new id, or None for a replay."""
-    new_id: int | None = (
-        session.connection()
-        .execute(
-            _claim_statement(session),
-            {
-                "source": source,
-                "external_id": external_id,
-                "type": type,
-                "occurred_at": occurred_at,
-                "received_at": received_at,
-                "request_id": request_id,
-                "data": data,
-            },
-        )
-        .scalar_one_or_none()
-    )
-    return new_id
+def claim_events(session: Session, rows: Sequence[dict[str, Any]]) -> dict[Key, int]:
+    """Insert the events whose business key is new (one multi-row statement per 1,000);
+    ``{key: id}`` of those inserted. A key missing from the answer is a replay."""
+    if not rows:
+        return {}
+    result = session.connection().execute(_claim_statement(session), list(rows))
+    return {(row[1], row[2], row[3]): int(row[0]) for row in result.all()}
 
 
-def find_result(
-    session: Session, *, source: str, external_id: str, type: str
-) -> dict[str, Any] | None:
-    row = session.execute(
-        _RESULT, {"source": source, "external_id": external_id, "type": type}
-    ).first()
-    return None if row is None else row[0]
+_RESULTS = select(EVENT.c.source, EVENT.c.external_id, EVENT.c.type, EVENT.c.result).where(
+    tuple_(EVENT.c.source, EVENT.c.external_id, EVENT.c.type).in_(bindparam("keys", expanding=True))
+)
 
 
-def set_outcome(
-    session: Session, event_id: int, *, customer_id: int | None, result: dict[str, Any]
-) -> None:
-    session.connection().execute(
-        _OUTCOME, {"event_id": event_id, "customer_id": customer_id, "result": result}
-    )
+def find_results(session: Session, keys: Sequence[Key]) -> dict[Key, dict[str, Any] | None]:
+    """The stored result of each event already claimed under one of ``keys``."""
+    if not keys:
+        return {}
+    rows = session.connection().execute(_RESULTS, {"keys": list(keys)}).all()
+    return {(row[0], row[1], row[2]): row[3] for row in rows}
+
+
+def set_outcomes(session: Session, outcomes: Sequence[dict[str, Any]]) -> None:
+    """Record ``customer_id`` and ``result`` of claimed events (``event_id`` keys each row)."""
+    if outcomes:
+        session.connection().execute(_OUTCOME, list(outcomes))
 
 
 def timeline(
@@ -123,6 +101,15 @@ def timeline(
 
 def find_schema(session: Session, event_type: str) -> EventTypeSchema | None:
     return session.get(EventTypeSchema, event_type)
+
+
+def find_schemas(session: Session, event_types: Sequence[str]) -> dict[str, EventTypeSchema]:
+    if not event_types:
+        return {}
+    rows = session.execute(
+        select(EventTypeSchema).where(EventTypeSchema.type.in_(sorted(set(event_types))))
+    ).scalars()
+    return {row.type: row for row in rows}
 
 
 def list_schemas(session: Session) -> Sequence[EventTypeSchema]:

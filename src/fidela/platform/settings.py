@@ -59,6 +59,21 @@ class Settings(BaseSettings):
     )
     event_retention_days: int = Field(default=730, ge=1, description="Raw events kept this long")
     erasure_salt: str = Field(default="fidela", description="Salt of erased-person pseudonyms")
+    api_key_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description=(
+            "How long a server process trusts a key it verified before checking it again; a key "
+            "revoked through another process stops working after at most this long (0: check "
+            "every request)"
+        ),
+    )
+    ingest_group_max: int = Field(
+        default=500,
+        ge=1,
+        le=1000,
+        description="Single-event requests grouped into one transaction at most",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -82,6 +82,10 @@ def create_key(
 
 
 @router.delete("/{key_id}", response_model=ApiKey, summary="Revoke an API key")
-def revoke_key(key_id: int, _: AdminDep, database: DatabaseDep, now: NowDep) -> ApiKey:
+def revoke_key(
+    key_id: int, request: Request, _: AdminDep, database: DatabaseDep, now: NowDep
+) -> ApiKey:
     with database.write() as session:
-        return ApiKey.model_validate(service.revoke_api_key(session, key_id=key_id, now=now))
+        revoked = ApiKey.model_validate(service.revoke_api_key(session, key_id=key_id, now=now))
+    request.app.state.principals.forget(key_id)
+    return revoked

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from fidela.access.rules import Principal
 from fidela.api.deps import DatabaseDep, NowDep, WiringDep, request_id_of, scoped
 from fidela.api.errors import PROBLEM_RESPONSES
+from fidela.api.grouping import EventGrouper
 from fidela.event import service
 from fidela.event.catalogue import describe_catalogue
 from fidela.event.schemas import (
@@ -34,19 +35,12 @@ Write = Annotated[Principal, Depends(scoped("events:write"))]
     summary="Send one event",
     responses={200: {"description": "A replay: the first result, unchanged", "model": EventResult}},
 )
-def ingest_event(
-    event: EventIn,
-    request: Request,
-    _: Write,
-    database: DatabaseDep,
-    wiring: WiringDep,
-    now: NowDep,
-) -> JSONResponse:
+async def ingest_event(event: EventIn, request: Request, _: Write) -> JSONResponse:
     """Idempotent on (source, external_id, type): a replay changes nothing and answers with
-    the first result (status 200, ``replayed: true``)."""
-    context = IngestContext(wiring.subscribers, wiring.policy, now, request_id_of(request))
-    with database.write() as session:
-        result = service.ingest_event(session, event=event, context=context)
+    the first result (status 200, ``replayed: true``). The answer comes once the event is
+    committed; concurrent requests share a transaction (see ``fidela.api.grouping``)."""
+    grouper: EventGrouper = request.app.state.event_groups
+    result = await grouper.ingest(event, request_id_of(request))
     return JSONResponse(result.model_dump(mode="json"), status_code=200 if result.replayed else 201)
 
 

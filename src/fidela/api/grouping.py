@@ -1,0 +1,108 @@
+"""Group commit for single-event requests.
+
+``POST /v1/events`` carries one event, but a transaction per event spends most of its time
+on the commit and on per-statement round trips. Requests that arrive while a transaction is
+running wait for the next one, which takes all of them (up to ``max_group``) through the
+set-based ingestion path; each request is answered when the transaction holding its event
+has committed. An idle server adds no delay: the first request starts a transaction at once.
+
+Each event keeps its own outcome: a rejected one is answered with its own problem and costs
+the others nothing (``fidela.event.ingestion``). If the group's transaction fails as a whole
+(a lost race on a unique identity with another process, say), every event of the group is
+retried alone in its own transaction, so one event's trouble reaches only its own request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from starlette.concurrency import run_in_threadpool
+
+from fidela.event import service
+from fidela.event.schemas import EventIn, EventResult
+from fidela.event.service import IngestContext
+from fidela.kernel.errors import DomainError
+from fidela.platform.db import Database
+from fidela.wiring import Wiring
+
+Outcome = EventResult | DomainError | BaseException
+
+
+@dataclass
+class _Waiting:
+    event: EventIn
+    request_id: str | None
+    future: asyncio.Future[EventResult]
+
+
+@dataclass
+class EventGrouper:
+    database: Database
+    wiring: Wiring
+    clock: Callable[[], datetime]
+    max_group: int = 500
+    _waiting: list[_Waiting] = field(default_factory=list)
+    _running: bool = False
+
+    async def ingest(self, event: EventIn, request_id: str | None) -> EventResult:
+        """The event's result once its transaction committed; its domain error otherwise."""
+        future: asyncio.Future[EventResult] = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Waiting(event, request_id, future))
+        if not self._running:
+            self._running = True
+            asyncio.create_task(self._drain())  # noqa: RUF006 - ends when the queue is empty
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                group = self._waiting[: self.max_group]
+                del self._waiting[: self.max_group]
+                try:
+                    outcomes = await run_in_threadpool(self._ingest_group, group)
+                except BaseException as exc:
+                    outcomes = [exc] * len(group)
+                for waiting, outcome in zip(group, outcomes, strict=True):
+                    if waiting.future.done():  # the client went away
+                        continue
+                    if isinstance(outcome, BaseException):
+                        waiting.future.set_exception(outcome)
+                    else:
+                        waiting.future.set_result(outcome)
+        finally:
+            self._running = False
+
+    def _context(self, request_ids: list[str | None]) -> IngestContext:
+        return IngestContext(
+            self.wiring.subscribers,
+            self.wiring.policy,
+            self.clock(),
+            request_ids=request_ids,
+        )
+
+    def _ingest_group(self, group: list[_Waiting]) -> list[Outcome]:
+        try:
+            with self.database.write() as session:
+                return list(
+                    service.ingest_many(
+                        session,
+                        [w.event for w in group],
+                        context=self._context([w.request_id for w in group]),
+                    )
+                )
+        except Exception:
+            if len(group) == 1:
+                raise
+        return [self._ingest_alone(waiting) for waiting in group]
+
+    def _ingest_alone(self, waiting: _Waiting) -> Outcome:
+        try:
+            with self.database.write() as session:
+                return service.ingest_event(
+                    session, event=waiting.event, context=self._context([waiting.request_id])
+                )
+        except Exception as exc:
+            return exc

@@ -1,0 +1,298 @@
+"""Set-based ingestion: a batch of events costs a constant number of statements.
+
+Per batch: validate every event (no I/O but one lookup of the custom schemas named); claim
+all business keys with one multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING``; read
+the first results of replays in one query; resolve every customer at once
+(:mod:`fidela.customer.resolution`); dispatch to subscribers, which take the batch in one
+call where they can; record every outcome with one executemany.
+
+The answer for each event is the one ingesting them one by one, in order, would give. The
+claim, resolution and dispatch run inside one savepoint: when events fail after their key
+was claimed (an inactive customer, a return naming an unknown order), the savepoint is rolled
+back and the batch replayed without them, so a rejected event leaves nothing behind and
+never costs the accepted ones. Failures of that kind are rare; each round removes at least
+one event, so the loop ends.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from fidela.customer import service as customers
+from fidela.customer.resolution import ResolveRequest, resolve_many
+from fidela.customer.schemas import ExternalIdIn
+from fidela.customer.service import Resolution
+from fidela.event import repository
+from fidela.event.catalogue import CATALOGUE, CUSTOM_PREFIX
+from fidela.event.context import IngestContext
+from fidela.event.dispatch import customer_learnt
+from fidela.event.models import EventTypeSchema
+from fidela.event.repository import Key
+from fidela.event.rules import (
+    CustomerRequired,
+    DispatchedEvent,
+    InvalidEvent,
+    UnknownEventType,
+    validate_source,
+    validate_type_name,
+)
+from fidela.event.schemas import EventIn, EventResult
+from fidela.kernel.errors import DomainError, FieldProblem
+from fidela.platform.validation import problems_from, summary
+
+Outcome = EventResult | DomainError
+
+# Compiled validators keyed by the schema's own text: compiling costs more than validating one
+# event. Keyed on content, not version, so a registration that was rolled back can never
+# leave a stale validator behind; a process sees at most a few dozen schemas.
+_validators: dict[str, Draft202012Validator] = {}
+
+
+def _validator(schema: EventTypeSchema) -> Draft202012Validator:
+    key = json.dumps(schema.json_schema, sort_keys=True)
+    if key not in _validators:
+        _validators[key] = Draft202012Validator(schema.json_schema)
+    return _validators[key]
+
+
+@dataclass
+class _Prepared:
+    index: int
+    event: EventIn
+    key: Key
+    data: dict[str, Any]
+    payload: Any
+    request: ResolveRequest | None
+    event_id: int = 0
+    resolution: Resolution | None = None
+    effects: dict[str, Any] = field(default_factory=dict)
+
+
+def validate_data(
+    event_type: str, data: dict[str, Any], schemas: dict[str, EventTypeSchema]
+) -> tuple[Any, dict[str, Any]]:
+    """The validated model (catalogue types) and the JSON form stored with the event."""
+    entry = CATALOGUE.get(event_type)
+    if entry is not None:
+        try:
+            model = entry.data.model_validate(data)
+            return model, model.model_dump(mode="json", exclude_none=True)
+        except ValidationError as exc:
+            problems = problems_from(exc, "/data")
+            raise InvalidEvent(summary(problems), problems) from None
+    if not event_type.startswith(CUSTOM_PREFIX):
+        raise UnknownEventType(
+            f"'{event_type}' is not in the event catalogue (custom types start with 'custom.')",
+            [FieldProblem("/type", "unknown event type")],
+        )
+    schema = schemas.get(event_type)
+    if schema is None:
+        raise UnknownEventType(
+            f"no schema is registered for '{event_type}'",
+            [FieldProblem("/type", "register a JSON schema for this custom type first")],
+        )
+    errors = sorted(_validator(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        problems = [
+            FieldProblem("/data" + "".join(f"/{part}" for part in e.absolute_path), e.message)
+            for e in errors
+        ]
+        raise InvalidEvent(summary(problems), problems)
+    return None, data
+
+
+def _resolve_request(event: EventIn, context: IngestContext) -> ResolveRequest | None:
+    ref = event.customer
+    if ref is None:
+        return None
+    if ref.id is not None:
+        return ResolveRequest(customer_id=ref.id)
+    external = [ExternalIdIn(source=event.source, id=ref.external_id)] if ref.external_id else []
+    identities = customers.collect_identities(
+        ref.model_copy(update={"external_ids": [*ref.external_ids, *external]}),
+        context.policy,
+        pointer="/customer",
+    )
+    return ResolveRequest(identities=tuple(identities), fields=ref.profile)
+
+
+def _prepare(
+    index: int, event: EventIn, schemas: dict[str, EventTypeSchema], context: IngestContext
+) -> _Prepared:
+    event_type = validate_type_name(event.type)
+    source = validate_source(event.source)
+    payload, data = validate_data(event_type, event.data, schemas)
+    entry = CATALOGUE.get(event_type)
+    if entry is not None and entry.requires_customer and event.customer is None:
+        raise CustomerRequired(
+            f"'{event_type}' events must say which customer they are about",
+            [FieldProblem("/customer", "required for this event type")],
+        )
+    return _Prepared(
+        index=index,
+        event=event,
+        key=(source, event.external_id, event_type),
+        data=data,
+        payload=payload,
+        request=_resolve_request(event, context),
+    )
+
+
+def ingest_many(
+    session: Session, events: Sequence[EventIn | DomainError], *, context: IngestContext
+) -> list[Outcome]:
+    """Ingest events in order: each one's result (``replayed`` for a known business key) or
+    the error that rejected it. ``events`` may hold errors already (a body that did not
+    parse); they are passed through in place. Request ids come from ``context.request_ids``
+    (one per event) or ``context.request_id``."""
+    outcomes: list[Outcome | None] = [e if isinstance(e, DomainError) else None for e in events]
+    custom = [e.type for e in events if isinstance(e, EventIn) and e.type.startswith(CUSTOM_PREFIX)]
+    schemas = repository.find_schemas(session, custom)
+    pending: list[_Prepared] = []
+    for index, event in enumerate(events):
+        if isinstance(event, DomainError):
+            continue
+        try:
+            pending.append(_prepare(index, event, schemas, context))
+        except DomainError as error:
+            outcomes[index] = error
+    while pending:
+        failures = _round(session, pending, context, outcomes)
+        if not failures:
+            break
+        for prepared, failure in failures:
+            outcomes[prepared.index] = failure
+        failed = {id(prepared) for prepared, _ in failures}
+        pending = [prepared for prepared in pending if id(prepared) not in failed]
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _round(
+    session: Session,
+    pending: list[_Prepared],
+    context: IngestContext,
+    outcomes: list[Outcome | None],
+) -> list[tuple[_Prepared, DomainError]]:
+    """Ingest ``pending`` inside a savepoint; the events that failed after their claim (the
+    savepoint is then rolled back and nothing is answered), or [] when all went through."""
+    first: dict[Key, _Prepared] = {}
+    repeats: list[_Prepared] = []
+    for prepared in pending:
+        if prepared.key in first:
+            repeats.append(prepared)
+        else:
+            first[prepared.key] = prepared
+    savepoint = session.begin_nested()
+    claimed = repository.claim_events(
+        session,
+        [
+            {
+                "source": p.key[0],
+                "external_id": p.key[1],
+                "type": p.key[2],
+                "occurred_at": p.event.occurred_at,
+                "received_at": context.now,
+                "request_id": context.request_id_of(p.index),
+                "data": p.data,
+            }
+            for p in first.values()
+        ],
+    )
+    fresh = [p for p in first.values() if p.key in claimed]
+    for prepared in fresh:
+        # A replayed round starts clean: the rolled-back round's effects are void.
+        prepared.event_id, prepared.resolution = claimed[prepared.key], None
+        prepared.effects = {}
+    failures = _apply(session, fresh, context)
+    if failures:
+        savepoint.rollback()
+        return failures
+    results = {p.key: _result(p) for p in fresh}
+    repository.set_outcomes(
+        session,
+        [
+            {
+                "event_id": p.event_id,
+                "customer_id": results[p.key].customer_id,
+                "result": results[p.key].model_dump(mode="json"),
+            }
+            for p in fresh
+        ],
+    )
+    savepoint.commit()
+    replayed = [key for key in first if key not in claimed]
+    stored = repository.find_results(session, replayed)
+    for key in replayed:
+        results[key] = EventResult.model_validate({**(stored.get(key) or {}), "replayed": True})
+    for prepared in first.values():
+        outcomes[prepared.index] = results[prepared.key]
+    for prepared in repeats:
+        outcomes[prepared.index] = results[prepared.key].model_copy(update={"replayed": True})
+    return []
+
+
+def _apply(
+    session: Session, fresh: list[_Prepared], context: IngestContext
+) -> list[tuple[_Prepared, DomainError]]:
+    """Resolve customers and dispatch; the events that failed."""
+    failures: list[tuple[_Prepared, DomainError]] = []
+    resolutions = resolve_many(
+        session, [p.request for p in fresh], policy=context.policy, now=context.now
+    )
+    dispatched: list[tuple[_Prepared, DispatchedEvent]] = []
+    for prepared, resolution in zip(fresh, resolutions, strict=True):
+        if isinstance(resolution, DomainError):
+            failures.append((prepared, resolution))
+            continue
+        prepared.resolution = resolution
+        dispatched.append(
+            (
+                prepared,
+                DispatchedEvent(
+                    id=prepared.event_id,
+                    type=prepared.key[2],
+                    source=prepared.key[0],
+                    external_id=prepared.key[1],
+                    occurred_at=prepared.event.occurred_at,
+                    customer_id=resolution.customer_id if resolution else None,
+                    data=prepared.data,
+                    now=context.now,
+                    payload=prepared.payload,
+                    effects=prepared.effects,
+                ),
+            )
+        )
+    if failures:
+        # Whatever resolution wrote for the others is rolled back with the round.
+        return failures
+    effects = context.subscribers.dispatch_many(session, [event for _, event in dispatched])
+    return [
+        (prepared, outcome)
+        for (prepared, _), outcome in zip(dispatched, effects, strict=True)
+        if isinstance(outcome, DomainError)
+    ]
+
+
+def _result(prepared: _Prepared) -> EventResult:
+    resolution = prepared.resolution
+    customer_id = resolution.customer_id if resolution else customer_learnt(prepared.effects)
+    return EventResult(
+        event_id=prepared.event_id,
+        type=prepared.key[2],
+        source=prepared.key[0],
+        external_id=prepared.key[1],
+        customer_id=customer_id,
+        customer_created=bool(resolution and resolution.created),
+        effects=prepared.effects,
+        identity_conflicts=[
+            {"kind": identity.kind.value, "owner_customer_id": owner}
+            for identity, owner in (resolution.conflicts if resolution else ())
+        ],
+    )

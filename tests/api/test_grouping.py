@@ -1,0 +1,89 @@
+"""Concurrent single-event requests share a transaction and keep their own answers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session
+
+from fidela.api.grouping import EventGrouper
+from fidela.event.schemas import EventIn, EventResult
+from fidela.kernel.errors import DomainError
+from fidela.platform.db import Database
+from tests.conftest import Clock
+from tests.customer.fixtures import WIRING
+from tests.event.builders import order
+
+
+class CountingDatabase(Database):
+    """The test database, counting the write transactions opened."""
+
+    def __init__(self, inner: Database) -> None:
+        self.inner = inner
+        self.writes = 0
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        self.writes += 1
+        with self.inner.write() as session:
+            yield session
+
+
+async def send_all(grouper: EventGrouper, bodies: list[dict[str, Any]]) -> list[Any]:
+    return await asyncio.gather(
+        *(grouper.ingest(EventIn.model_validate(body), f"r-{n}") for n, body in enumerate(bodies)),
+        return_exceptions=True,
+    )
+
+
+def test_concurrent_requests_commit_in_few_transactions_with_their_own_results(
+    database: Database, clock: Clock
+) -> None:
+    counting = CountingDatabase(database)
+    grouper = EventGrouper(counting, WIRING, clock)
+    bodies = [order(f"T-{n}", clock(), customer={"email": f"c{n}@example.com"}) for n in range(40)]
+    results = asyncio.run(send_all(grouper, bodies))
+    assert all(isinstance(result, EventResult) for result in results)
+    assert [result.external_id for result in results] == [f"T-{n}" for n in range(40)]
+    assert len({result.customer_id for result in results}) == 40
+    # All 40 arrived before the first transaction started: they share it.
+    assert counting.writes == 1
+
+
+def test_a_rejected_event_is_answered_with_its_own_error_only(
+    database: Database, clock: Clock
+) -> None:
+    grouper = EventGrouper(database, WIRING, clock)
+    bad = order("T-bad", clock(), customer={"email": "a@example.com"}, total_minor=1)
+    good = [order(f"T-{n}", clock(), customer={"email": "a@example.com"}) for n in range(3)]
+    results = asyncio.run(send_all(grouper, [good[0], bad, good[1], good[2]]))
+    assert isinstance(results[1], DomainError)
+    assert [p.pointer for p in results[1].problems] == ["/data/total_minor"]
+    assert [type(r) for r in (results[0], results[2], results[3])] == [EventResult] * 3
+    assert results[2].customer_id == results[0].customer_id
+
+
+def test_group_size_is_bounded(database: Database, clock: Clock) -> None:
+    counting = CountingDatabase(database)
+    grouper = EventGrouper(counting, WIRING, clock, max_group=5)
+    bodies = [order(f"T-{n}", clock(), customer={"card": "2900001234567"}) for n in range(21)]
+    results = asyncio.run(send_all(grouper, bodies))
+    assert all(isinstance(result, EventResult) for result in results)
+    # 21 waiting, taken in groups of at most 5.
+    assert counting.writes == 5
+
+
+@pytest.mark.parametrize("replays", [1, 3])
+def test_replays_in_one_group_get_the_first_result(
+    database: Database, clock: Clock, replays: int
+) -> None:
+    grouper = EventGrouper(database, WIRING, clock)
+    body = order("T-1", clock(), customer={"email": "a@example.com"})
+    results = asyncio.run(send_all(grouper, [body] * (replays + 1)))
+    assert results[0].replayed is False
+    for replay in results[1:]:
+        assert replay.model_dump() == {**results[0].model_dump(), "replayed": True}

@@ -1,0 +1,125 @@
+"""Set-based ingestion gives, for each event, the answer one-by-one ingestion would give."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from fidela.commerce.models import SalesOrder, SalesOrderLine
+from fidela.customer.models import Customer, CustomerIdentity
+from fidela.event import service as events
+from fidela.event.models import Event
+from fidela.platform.db import Database
+from tests.conftest import Clock
+from tests.customer.fixtures import context
+from tests.event.builders import order, returned, simple
+
+
+def batch(database: Database, clock: Clock, bodies: list[dict[str, Any]]) -> list[Any]:
+    with database.write() as session:
+        return events.ingest_batch(session, events=bodies, context=context(clock()))
+
+
+def count(database: Database, model: type[Any]) -> int:
+    with database.read() as session:
+        return int(session.execute(select(func.count()).select_from(model)).scalar_one())
+
+
+def test_two_events_naming_one_new_email_create_one_profile(
+    database: Database, clock: Clock
+) -> None:
+    items = batch(
+        database,
+        clock,
+        [
+            order("T-1", clock(), customer={"email": "ana@example.com"}),
+            order("T-2", clock(), customer={"email": "ANA@example.com", "card": "2900001234567"}),
+        ],
+    )
+    first, second = (item.result for item in items)
+    assert first.customer_created is True
+    assert second.customer_created is False
+    assert second.customer_id == first.customer_id
+    assert count(database, Customer) == 1
+    # The card named by the second event is attached to the profile the first one created.
+    assert count(database, CustomerIdentity) == 2
+
+
+def test_event_rejected_after_its_claim_leaves_nothing_and_costs_the_others_nothing(
+    database: Database, clock: Clock
+) -> None:
+    items = batch(
+        database,
+        clock,
+        [
+            order("T-1", clock(), customer={"email": "ana@example.com"}),
+            returned("R-1", "NO-SUCH-ORDER", clock(), amount_minor=100),
+            order("T-2", clock(), customer={"email": "bob@example.com"}),
+        ],
+    )
+    assert [item.status for item in items] == ["accepted", "rejected", "accepted"]
+    assert items[1].problem is not None
+    assert items[1].problem.code == "order_unknown"
+    assert items[1].problem.errors[0]["pointer"] == "/events/1/data/order_id"
+    with database.read() as session:
+        keys = set(session.execute(select(Event.external_id)).scalars())
+    assert keys == {"T-1", "T-2"}
+    assert count(database, SalesOrder) == 2
+    assert count(database, SalesOrderLine) == 2
+    assert count(database, Customer) == 2
+
+
+def test_profile_created_by_a_rejected_event_does_not_survive_it(
+    database: Database, clock: Clock
+) -> None:
+    bad_return = returned("R-1", "NO-SUCH-ORDER", clock(), amount_minor=100)
+    bad_return["customer"] = {"email": "ghost@example.com"}
+    items = batch(
+        database, clock, [bad_return, simple("login", "L-1", clock(), {"email": "x@example.com"})]
+    )
+    assert [item.status for item in items] == ["rejected", "accepted"]
+    assert count(database, Customer) == 1
+    with database.read() as session:
+        values = set(session.execute(select(CustomerIdentity.value)).scalars())
+    assert values == {"x@example.com"}
+
+
+def test_same_key_twice_in_one_batch_is_stored_once_and_answered_as_a_replay(
+    database: Database, clock: Clock
+) -> None:
+    body = order("T-1", clock(), customer={"email": "ana@example.com"})
+    items = batch(database, clock, [body, body])
+    assert [item.status for item in items] == ["accepted", "duplicate"]
+    assert items[1].result.model_dump() == {**items[0].result.model_dump(), "replayed": True}
+    assert count(database, Event) == 1
+    assert count(database, SalesOrder) == 1
+
+
+def test_return_of_an_order_in_the_same_batch_finds_it(database: Database, clock: Clock) -> None:
+    items = batch(
+        database,
+        clock,
+        [
+            order("T-1", clock(), customer={"card": "2900001234567"}, lines=[("P1", 2, 1000)]),
+            returned("R-1", "T-1", clock(), lines=[(1, 1)]),
+        ],
+    )
+    assert [item.status for item in items] == ["accepted", "accepted"]
+    assert items[1].result.effects["return"]["amount_minor"] == 1000
+    # The return named no customer: the order's customer is learnt and recorded.
+    assert items[1].result.customer_id == items[0].result.customer_id
+
+
+def test_unknown_customer_id_rejects_only_its_event(database: Database, clock: Clock) -> None:
+    items = batch(
+        database,
+        clock,
+        [
+            order("T-1", clock(), customer={"id": 987654}),
+            order("T-2", clock(), customer={"email": "ana@example.com"}),
+        ],
+    )
+    assert [item.status for item in items] == ["rejected", "accepted"]
+    assert items[0].problem is not None
+    assert items[0].problem.code == "customer_not_found"
