@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fidela.commerce.models import SalesOrder, SalesOrderLine, SalesReturn
+from fidela.platform.bulk import insert_rows
 from fidela.platform.db import table_of
 
 
@@ -35,8 +36,6 @@ def order_lines(session: Session, order_id: int) -> Sequence[SalesOrderLine]:
 
 _ORDER = table_of(SalesOrder)
 _LINE = table_of(SalesOrderLine)
-_INSERT_ORDERS = insert(_ORDER).returning(_ORDER.c.id, sort_by_parameter_order=True)
-_INSERT_LINE = insert(_LINE)
 
 
 def add_orders(
@@ -46,15 +45,13 @@ def add_orders(
     the new order ids, in the order of ``orders``. ``lines[n]`` are the lines of order n."""
     if not orders:
         return []
-    connection = session.connection()
-    ids = [int(row[0]) for row in connection.execute(_INSERT_ORDERS, list(orders)).all()]
+    ids = [int(row[0]) for row in insert_rows(session, _ORDER, orders, returning=("id",))]
     rows = [
         {**line, "order_id": order_id}
         for order_id, order_lines in zip(ids, lines, strict=True)
         for line in order_lines
     ]
-    if rows:
-        connection.execute(_INSERT_LINE, rows)
+    insert_rows(session, _LINE, rows)
     return ids
 
 

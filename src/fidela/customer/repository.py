@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, tuple_
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from fidela.customer.models import (
@@ -18,6 +18,7 @@ from fidela.customer.models import (
     MergeRecord,
 )
 from fidela.customer.rules import CustomerNotFound, Identity, IdentityKind
+from fidela.platform.bulk import insert_rows, select_matching
 from fidela.platform.db import table_of
 
 
@@ -72,22 +73,17 @@ def search_customers(
 
 
 _IDENTITY = table_of(CustomerIdentity)
-# Built once; the IN list expands per call. Run on the connection (no ORM layer): this is on
-# the path of every incoming event.
-_OWNERS = select(
-    _IDENTITY.c.kind, _IDENTITY.c.namespace, _IDENTITY.c.value, _IDENTITY.c.customer_id
-).where(
-    tuple_(_IDENTITY.c.kind, _IDENTITY.c.namespace, _IDENTITY.c.value).in_(
-        bindparam("keys", expanding=True)
-    )
-)
 
 
 def owners_of(session: Session, identities: Iterable[Identity]) -> dict[Identity, int]:
     keys = [(i.kind.value, i.namespace, i.value) for i in identities]
-    if not keys:
-        return {}
-    rows = session.connection().execute(_OWNERS, {"keys": keys}).all()
+    rows = select_matching(
+        session,
+        _IDENTITY,
+        ("kind", "namespace", "value"),
+        keys,
+        ("kind", "namespace", "value", "customer_id"),
+    )
     return {Identity(IdentityKind(k), v, ns): owner for k, ns, v, owner in rows}
 
 
@@ -97,8 +93,6 @@ PROFILE_ROW_COLUMNS = tuple(c.name for c in _CUSTOMER.columns if c.name != "id")
 _STATES = select(_CUSTOMER.c.id, _CUSTOMER.c.status, _CUSTOMER.c.merged_into_id).where(
     _CUSTOMER.c.id.in_(bindparam("ids", expanding=True))
 )
-_ADD_CUSTOMERS = insert(_CUSTOMER).returning(_CUSTOMER.c.id, sort_by_parameter_order=True)
-_ADD_IDENTITY = insert(_IDENTITY)
 
 
 def customer_states(session: Session, ids: Iterable[int]) -> dict[int, tuple[str, int | None]]:
@@ -112,14 +106,15 @@ def customer_states(session: Session, ids: Iterable[int]) -> dict[int, tuple[str
 
 def add_customers(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert profiles in one statement; their ids in the order of ``rows``."""
-    result = session.connection().execute(_ADD_CUSTOMERS, list(rows))
-    return [int(row[0]) for row in result.all()]
+    return [int(row[0]) for row in insert_rows(session, _CUSTOMER, rows, returning=("id",))]
 
 
 def add_identities(session: Session, owned: Sequence[tuple[int, Identity]], now: datetime) -> None:
-    """Attach identities in one executemany: ``(customer_id, identity)`` pairs."""
-    session.connection().execute(
-        _ADD_IDENTITY,
+    """Attach identities in one statement: ``(customer_id, identity)`` pairs (sorted by
+    identity, so concurrent transactions meet on the unique index in the same order)."""
+    insert_rows(
+        session,
+        _IDENTITY,
         [
             {
                 "customer_id": customer_id,
@@ -129,7 +124,9 @@ def add_identities(session: Session, owned: Sequence[tuple[int, Identity]], now:
                 "verified": False,
                 "created_at": now,
             }
-            for customer_id, identity in owned
+            for customer_id, identity in sorted(
+                owned, key=lambda pair: (pair[1].kind.value, pair[1].namespace, pair[1].value)
+            )
         ],
     )
 

@@ -52,8 +52,10 @@ def collect_identities(
     *,
     pointer: str = "/identities",
     default_namespace: str = "",
+    source_id: tuple[str, str] | None = None,
 ) -> list[Identity]:
-    """Normalise every identity given; report all invalid ones at once."""
+    """Normalise every identity given; report all invalid ones at once. ``source_id`` is a
+    further external id, ``(source, id)``, reported at ``<pointer>/external_id``."""
     found: list[Identity] = []
     problems: list[FieldProblem] = []
     candidates: list[tuple[IdentityKind, str, str, str]] = []
@@ -74,6 +76,9 @@ def collect_identities(
                 f"{pointer}/external_ids/{n}",
             )
         )
+    if source_id is not None:
+        source, value = source_id
+        candidates.append((IdentityKind.EXTERNAL, value, source, f"{pointer}/external_id"))
     for kind, value, namespace, where in candidates:
         try:
             found.append(

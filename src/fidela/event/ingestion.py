@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session
 
 from fidela.customer import service as customers
 from fidela.customer.resolution import ResolveRequest, resolve_many
-from fidela.customer.schemas import ExternalIdIn
 from fidela.customer.service import Resolution
 from fidela.event import repository
 from fidela.event.catalogue import CATALOGUE, CUSTOM_PREFIX
@@ -114,11 +113,11 @@ def _resolve_request(event: EventIn, context: IngestContext) -> ResolveRequest |
         return None
     if ref.id is not None:
         return ResolveRequest(customer_id=ref.id)
-    external = [ExternalIdIn(source=event.source, id=ref.external_id)] if ref.external_id else []
     identities = customers.collect_identities(
-        ref.model_copy(update={"external_ids": [*ref.external_ids, *external]}),
+        ref,
         context.policy,
         pointer="/customer",
+        source_id=(event.source, ref.external_id) if ref.external_id else None,
     )
     return ResolveRequest(identities=tuple(identities), fields=ref.profile)
 
@@ -214,18 +213,20 @@ def _round(
     if failures:
         savepoint.rollback()
         return failures
-    results = {p.key: _result(p) for p in fresh}
+    stored_results = {p.key: _result(p) for p in fresh}
     repository.set_outcomes(
         session,
         [
             {
-                "event_id": p.event_id,
-                "customer_id": results[p.key].customer_id,
-                "result": results[p.key].model_dump(mode="json"),
+                "id": p.event_id,
+                "customer_id": stored_results[p.key]["customer_id"],
+                "result": stored_results[p.key],
             }
             for p in fresh
         ],
     )
+    # Built from values this module made JSON-ready itself: no second validation.
+    results = {key: EventResult.model_construct(**value) for key, value in stored_results.items()}
     savepoint.commit()
     replayed = [key for key in first if key not in claimed]
     stored = repository.find_results(session, replayed)
@@ -280,19 +281,21 @@ def _apply(
     ]
 
 
-def _result(prepared: _Prepared) -> EventResult:
+def _result(prepared: _Prepared) -> dict[str, Any]:
+    """The event's result as stored (JSON-ready) and answered to replays."""
     resolution = prepared.resolution
     customer_id = resolution.customer_id if resolution else customer_learnt(prepared.effects)
-    return EventResult(
-        event_id=prepared.event_id,
-        type=prepared.key[2],
-        source=prepared.key[0],
-        external_id=prepared.key[1],
-        customer_id=customer_id,
-        customer_created=bool(resolution and resolution.created),
-        effects=prepared.effects,
-        identity_conflicts=[
+    return {
+        "event_id": prepared.event_id,
+        "type": prepared.key[2],
+        "source": prepared.key[0],
+        "external_id": prepared.key[1],
+        "customer_id": customer_id,
+        "customer_created": bool(resolution and resolution.created),
+        "effects": prepared.effects,
+        "identity_conflicts": [
             {"kind": identity.kind.value, "owner_customer_id": owner}
             for identity, owner in (resolution.conflicts if resolution else ())
         ],
-    )
+        "replayed": False,
+    }

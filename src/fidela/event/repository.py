@@ -7,73 +7,52 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, or_, select, tuple_, update
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from fidela.event.models import Event, EventTypeSchema
+from fidela.platform.bulk import insert_rows, select_matching, update_rows
 from fidela.platform.db import table_of
-from fidela.platform.upsert import insert_ignoring_conflicts
 
-_CLAIM_COLUMNS = (
-    "source",
-    "external_id",
-    "type",
-    "occurred_at",
-    "received_at",
-    "request_id",
-    "data",
-)
-_claims: dict[str, Any] = {}
 # Core (table-level) statements run on the session's connection: the ORM execute layer
-# costs more than these single-row statements themselves.
+# costs more than these statements themselves.
 EVENT = table_of(Event)
-_OUTCOME = (
-    update(EVENT)
-    .where(EVENT.c.id == bindparam("event_id"))
-    .values(customer_id=bindparam("customer_id"), result=bindparam("result"))
-)
 
 
 Key = tuple[str, str, str]  # (source, external_id, type)
 
 
-def _claim_statement(session: Session) -> Any:
-    dialect = session.get_bind().dialect.name
-    if dialect not in _claims:
-        _claims[dialect] = (
-            insert_ignoring_conflicts(session, EVENT, "source", "external_id", "type")
-            .values({column: bindparam(column) for column in _CLAIM_COLUMNS})
-            .returning(EVENT.c.id, EVENT.c.source, EVENT.c.external_id, EVENT.c.type)
-        )
-    return _claims[dialect]
-
-
 def claim_events(session: Session, rows: Sequence[dict[str, Any]]) -> dict[Key, int]:
     """Insert the events whose business key is new (one multi-row statement per 1,000);
     ``{key: id}`` of those inserted. A key missing from the answer is a replay."""
-    if not rows:
-        return {}
-    result = session.connection().execute(_claim_statement(session), list(rows))
-    return {(row[1], row[2], row[3]): int(row[0]) for row in result.all()}
-
-
-_RESULTS = select(EVENT.c.source, EVENT.c.external_id, EVENT.c.type, EVENT.c.result).where(
-    tuple_(EVENT.c.source, EVENT.c.external_id, EVENT.c.type).in_(bindparam("keys", expanding=True))
-)
+    # Sorted by key: two transactions claiming overlapping keys wait for each other in the
+    # same order instead of deadlocking.
+    ordered = sorted(rows, key=lambda row: (row["source"], row["external_id"], row["type"]))
+    found = insert_rows(
+        session,
+        EVENT,
+        ordered,
+        returning=("id", "source", "external_id", "type"),
+        skip_conflicts_on=("source", "external_id", "type"),
+    )
+    return {(row[1], row[2], row[3]): int(row[0]) for row in found}
 
 
 def find_results(session: Session, keys: Sequence[Key]) -> dict[Key, dict[str, Any] | None]:
     """The stored result of each event already claimed under one of ``keys``."""
-    if not keys:
-        return {}
-    rows = session.connection().execute(_RESULTS, {"keys": list(keys)}).all()
+    rows = select_matching(
+        session,
+        EVENT,
+        ("source", "external_id", "type"),
+        keys,
+        ("source", "external_id", "type", "result"),
+    )
     return {(row[0], row[1], row[2]): row[3] for row in rows}
 
 
 def set_outcomes(session: Session, outcomes: Sequence[dict[str, Any]]) -> None:
-    """Record ``customer_id`` and ``result`` of claimed events (``event_id`` keys each row)."""
-    if outcomes:
-        session.connection().execute(_OUTCOME, list(outcomes))
+    """Record ``customer_id`` and ``result`` of claimed events (``id`` keys each row)."""
+    update_rows(session, EVENT, outcomes, key="id")
 
 
 def timeline(

@@ -1,0 +1,186 @@
+"""Many rows in one statement, on both databases.
+
+On PostgreSQL each column travels as one array parameter (binary format: psycopg's text
+format escapes every string element with a regular expression) and the statement reads them
+back with ``unnest``: the statement text is the same whatever the number of rows (so the driver
+prepares it once), and a thousand rows cost a handful of parameters instead of thousands of
+placeholders to parse and bind. Measured on 1,000 events, psycopg spent more time splitting
+and binding a multi-row ``VALUES`` statement than the server spent running it.
+
+On SQLite the library's executemany path is already cheap (the driver is in C, in process),
+so the same calls go through SQLAlchemy Core.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import JSON, Table, bindparam, insert, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from fidela.platform.types import UTCDateTime
+from fidela.platform.upsert import insert_ignoring_conflicts
+
+_statements: dict[tuple[Any, ...], str] = {}
+
+
+def _pg_value_maker(session: Session, table: Table, column: str) -> Any:
+    kind = table.c[column].type
+    if isinstance(kind, JSON):
+        return lambda value: None if value is None else json.dumps(value, separators=(",", ":"))
+    if isinstance(kind, UTCDateTime):
+        dialect = session.get_bind().dialect
+        return lambda value: kind.process_bind_param(value, dialect)
+    return None
+
+
+def _arrays(
+    session: Session, table: Table, columns: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> tuple[Any, ...]:
+    arrays: list[list[Any]] = []
+    for column in columns:
+        values = [row[column] for row in rows]
+        maker = _pg_value_maker(session, table, column)
+        arrays.append([maker(v) for v in values] if maker else values)
+    return tuple(arrays)
+
+
+def _pg_type(session: Session, table: Table, column: str) -> str:
+    return str(table.c[column].type.compile(dialect=session.get_bind().dialect))
+
+
+def _quoted(session: Session, *names: str) -> list[str]:
+    preparer = session.get_bind().dialect.identifier_preparer
+    return [preparer.quote(name) for name in names]
+
+
+def insert_rows(
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    returning: Sequence[str] = (),
+    skip_conflicts_on: Sequence[str] = (),
+) -> list[tuple[Any, ...]]:
+    """Insert ``rows`` (dicts with the same keys) in one statement; the ``returning`` columns
+    of the rows inserted. With ``skip_conflicts_on``, rows conflicting on those columns are
+    skipped (``ON CONFLICT DO NOTHING``) and missing from the answer.
+
+    Without ``skip_conflicts_on``, the answer is in the order of ``rows`` when the first
+    ``returning`` column is the sequence-generated primary key (ids are drawn in row order)."""
+    if not rows:
+        return []
+    columns = list(rows[0])
+    if session.get_bind().dialect.name != "postgresql":
+        return _insert_core(session, table, rows, returning, skip_conflicts_on)
+    key = ("insert", table.name, tuple(columns), tuple(returning), tuple(skip_conflicts_on))
+    if key not in _statements:
+        casts = ", ".join(f"%b::{_pg_type(session, table, c)}[]" for c in columns)
+        (name,) = _quoted(session, table.name)
+        names = ", ".join(_quoted(session, *columns))
+        # Identifiers come from the table's metadata, quoted by the dialect; values are
+        # parameters.
+        sql = (
+            f"INSERT INTO {name} ({names}) SELECT {names} "  # noqa: S608
+            f"FROM unnest({casts}) WITH ORDINALITY AS u({names}, ord) ORDER BY ord"
+        )
+        if skip_conflicts_on:
+            sql += f" ON CONFLICT ({', '.join(_quoted(session, *skip_conflicts_on))}) DO NOTHING"
+        if returning:
+            sql += f" RETURNING {', '.join(_quoted(session, *returning))}"
+        _statements[key] = sql
+    result = session.connection().exec_driver_sql(
+        _statements[key], _arrays(session, table, columns, rows)
+    )
+    if not returning:
+        return []
+    found = [tuple(row) for row in result.all()]
+    return found if skip_conflicts_on else sorted(found, key=lambda row: row[0])
+
+
+def _insert_core(
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    returning: Sequence[str],
+    skip_conflicts_on: Sequence[str],
+) -> list[tuple[Any, ...]]:
+    statement: Any = (
+        insert_ignoring_conflicts(session, table, *skip_conflicts_on)
+        if skip_conflicts_on
+        else insert(table)
+    )
+    if not returning:
+        session.connection().execute(statement, list(rows))
+        return []
+    statement = statement.returning(
+        *(table.c[c] for c in returning), sort_by_parameter_order=not skip_conflicts_on
+    )
+    return [tuple(row) for row in session.connection().execute(statement, list(rows)).all()]
+
+
+def update_rows(
+    session: Session, table: Table, rows: Sequence[dict[str, Any]], *, key: str = "id"
+) -> None:
+    """Set each row's other columns where ``key`` matches (one statement)."""
+    if not rows:
+        return
+    columns = [c for c in rows[0] if c != key]
+    if session.get_bind().dialect.name != "postgresql":
+        statement = (
+            update(table)
+            .where(table.c[key] == bindparam(f"_{key}"))
+            .values({c: bindparam(c) for c in columns})
+        )
+        session.connection().execute(
+            statement, [{**{c: row[c] for c in columns}, f"_{key}": row[key]} for row in rows]
+        )
+        return
+    cache_key = ("update", table.name, key, tuple(columns))
+    if cache_key not in _statements:
+        everything = [key, *columns]
+        casts = ", ".join(f"%b::{_pg_type(session, table, c)}[]" for c in everything)
+        (name,) = _quoted(session, table.name)
+        quoted = dict(zip(everything, _quoted(session, *everything), strict=True))
+        sets = ", ".join(f"{quoted[c]} = u.{quoted[c]}" for c in columns)
+        _statements[cache_key] = (
+            f"UPDATE {name} SET {sets} FROM unnest({casts}) "  # noqa: S608 - see insert_rows
+            f"AS u({', '.join(quoted.values())}) WHERE {name}.{quoted[key]} = u.{quoted[key]}"
+        )
+    session.connection().exec_driver_sql(
+        _statements[cache_key], _arrays(session, table, [key, *columns], rows)
+    )
+
+
+def select_matching(
+    session: Session,
+    table: Table,
+    key_columns: Sequence[str],
+    keys: Sequence[tuple[Any, ...]],
+    columns: Sequence[str],
+) -> list[tuple[Any, ...]]:
+    """The ``columns`` of the rows whose ``key_columns`` equal one of ``keys`` (a composite
+    lookup through the unique index those columns carry)."""
+    if not keys:
+        return []
+    if session.get_bind().dialect.name != "postgresql":
+        statement = select(*(table.c[c] for c in columns)).where(
+            tuple_(*(table.c[c] for c in key_columns)).in_(bindparam("keys", expanding=True))
+        )
+        return [tuple(row) for row in session.connection().execute(statement, {"keys": keys})]
+    cache_key = ("select", table.name, tuple(key_columns), tuple(columns))
+    if cache_key not in _statements:
+        (name,) = _quoted(session, table.name)
+        quoted_keys = _quoted(session, *key_columns)
+        casts = ", ".join(f"%b::{_pg_type(session, table, c)}[]" for c in key_columns)
+        wanted = ", ".join(f"t.{c}" for c in _quoted(session, *columns))
+        joined = " AND ".join(f"t.{c} = k.{c}" for c in quoted_keys)
+        _statements[cache_key] = (
+            f"SELECT {wanted} FROM {name} AS t "  # noqa: S608 - see insert_rows
+            f"JOIN unnest({casts}) AS k({', '.join(quoted_keys)}) ON {joined}"
+        )
+    arrays = tuple([key[n] for key in keys] for n in range(len(key_columns)))
+    result = session.connection().exec_driver_sql(_statements[cache_key], arrays)
+    return [tuple(row) for row in result.all()]
