@@ -1,0 +1,1 @@
+"""Points ledger: accounts, lots, allocations, expiry, returns and liability."""

@@ -1,0 +1,1 @@
+"""Programmes and earning rules: the rule engine that decides how many points an event earns."""

@@ -1,0 +1,1 @@
+"""Reward catalogue, stock, redemption, vouchers, cancellation and charity."""

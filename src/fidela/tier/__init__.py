@@ -1,0 +1,1 @@
+"""Tier ladders, qualification windows and benefits."""
