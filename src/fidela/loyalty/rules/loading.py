@@ -13,10 +13,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from fidela.kernel.decimals import read_decimal
 from fidela.kernel.errors import FieldProblem
 from fidela.kernel.money import KNOWN_CURRENCIES
 from fidela.kernel.points import Rounding
@@ -145,16 +146,10 @@ class _Reader:
     ) -> Decimal:
         value = data.get(key, default)
         where = f"{pointer}/{key}"
-        if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
-            self.fail(where, 'must be a decimal number (a string such as "1.5")')
-            return default
         try:
-            number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
-        except InvalidOperation:
-            self.fail(where, f"'{value}' is not a decimal number")
-            return default
-        if not number.is_finite():
-            self.fail(where, "must be finite")
+            number = read_decimal(value)
+        except ValueError as exc:
+            self.fail(where, str(exc))
             return default
         if number < 0 or (positive and number == 0):
             self.fail(where, "must be > 0" if positive else "must be >= 0")

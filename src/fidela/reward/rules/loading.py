@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import TypeVar
 
+from fidela.kernel.decimals import read_decimal
 from fidela.kernel.errors import FieldProblem
 from fidela.kernel.money import KNOWN_CURRENCIES, Money
 from fidela.reward.rules.catalogue import (
@@ -83,19 +84,11 @@ class _Reader:
         value = self.get(key, required=True)
         if value is None:
             return Decimal(1)
-        if isinstance(value, float):
-            value = repr(value)  # the shortest text of the float: 0.1 stays 0.1
-        if isinstance(value, bool) or not isinstance(value, str | int):
-            self.bad(key, 'a decimal number, e.g. "0.01"')
-            return Decimal(1)
         try:
-            parsed = Decimal(value)
-        except InvalidOperation:
-            parsed = Decimal("NaN")
-        if not parsed.is_finite():
-            self.bad(key, "not a finite decimal number")
+            return read_decimal(value)
+        except ValueError as exc:
+            self.bad(key, str(exc))
             return Decimal(1)
-        return parsed
 
     def choice(self, key: str, kind: type[_E], default: _E | None = None) -> _E:
         value = self.get(key, required=default is None)

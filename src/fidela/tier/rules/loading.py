@@ -9,10 +9,11 @@ its shortest text (``1.5`` -> ``Decimal("1.5")``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import TypeVar
 
+from fidela.kernel.decimals import read_decimal
 from fidela.kernel.errors import FieldProblem
 from fidela.tier.rules.errors import InvalidLadder
 from fidela.tier.rules.ladder import (
@@ -90,20 +91,11 @@ class _Reader:
         value = self._get(key, False)
         if value is None:
             return default
-        if isinstance(value, float):
-            value = repr(value)  # the shortest text of the float: 0.1 stays 0.1
-        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-            self._bad(key, 'a decimal number, e.g. "1.5"')
-            return default
         try:
-            parsed = Decimal(value)
-        except InvalidOperation:
-            self._bad(key, "not a decimal number")
+            return read_decimal(value)
+        except ValueError as exc:
+            self._bad(key, str(exc))
             return default
-        if not parsed.is_finite():
-            self._bad(key, "not a finite number")
-            return default
-        return parsed
 
     def choice(self, key: str, kind: type[_E], default: _E | None = None) -> _E:
         value = self._get(key, default is None)
