@@ -19,6 +19,7 @@ from fidela.commerce import service as commerce
 from fidela.customer.merge import MergeHandler
 from fidela.customer.rules import CustomerPolicy, parse_priority
 from fidela.event.dispatch import SubscriberRegistry
+from fidela.ledger import service as ledger
 from fidela.migrations import metadata as _all_models  # noqa: F401 - loads every table
 from fidela.platform.settings import Settings
 
@@ -51,5 +52,6 @@ def build_wiring(settings: Settings) -> Wiring:
         policy=customer_policy(settings),
         subscribers=subscribers,
         customer_views={"orders": commerce.summary_for},
-        merge_handlers={},
+        # Two accounts in one programme must be combined, not re-pointed (unique key).
+        merge_handlers={"ledger_account": ledger.merge_accounts},
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from fidela import __version__
-from fidela.cli import apikey, customer, db, demo, imports, outbox, serve
+from fidela.cli import apikey, customer, db, demo, imports, ledger, outbox, serve
 
 app = typer.Typer(
     name="fidela",
@@ -19,6 +19,7 @@ app.add_typer(customer.app, name="customer")
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(demo.app, name="demo")
 app.add_typer(imports.app, name="import")
+app.add_typer(ledger.app, name="ledger")
 app.command("serve")(serve.serve)
 app.command("worker")(serve.worker)
 

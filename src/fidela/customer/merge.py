@@ -35,7 +35,8 @@ from fidela.platform.db import Base
 
 # A context whose rows cannot simply be re-pointed (one account per customer, say) registers
 # a handler for its table: (session, survivor_id, merged_id) -> rows moved.
-MergeHandler = Callable[[Session, int, int], int]
+# (session, survivor id, merged id, now) -> rows moved; for tables a plain re-point breaks.
+MergeHandler = Callable[[Session, int, int, datetime], int]
 
 
 def _state(customer: Customer) -> ProfileState:
@@ -100,7 +101,7 @@ def merge_customers(
     for link in links_to(Base.metadata, "customer"):
         name = link.table.name
         if name in special:
-            moved[name] = special[name](session, survivor_id, merged_id)
+            moved[name] = special[name](session, survivor_id, merged_id, now)
             continue
         if name in NOT_MOVED_ON_MERGE:
             continue

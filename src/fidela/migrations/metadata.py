@@ -9,6 +9,7 @@ from fidela.access import models as access_models
 from fidela.commerce import models as commerce_models
 from fidela.customer import models as customer_models
 from fidela.event import models as event_models
+from fidela.ledger import models as ledger_models
 from fidela.platform.audit import models as audit_models
 from fidela.platform.db import Base
 from fidela.platform.idempotency import models as idempotency_models
@@ -21,6 +22,7 @@ MODEL_MODULES = (
     customer_models,
     event_models,
     idempotency_models,
+    ledger_models,
     outbox_models,
 )
 
