@@ -44,9 +44,7 @@ def customer_policy(settings: Settings) -> CustomerPolicy:
 
 def build_wiring(settings: Settings) -> Wiring:
     subscribers = SubscriberRegistry()
-    subscribers.subscribe(
-        "order.completed", "order", commerce.record_order, batch=commerce.record_orders
-    )
+    subscribers.subscribe("order.completed", "order", batch=commerce.record_orders)
     subscribers.subscribe("order.returned", "return", commerce.record_return)
     return Wiring(
         policy=customer_policy(settings),

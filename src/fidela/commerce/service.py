@@ -128,14 +128,6 @@ def record_orders(
     ]
 
 
-def record_order(session: Session, event: DispatchedEvent) -> dict[str, Any]:
-    """Store the order of one ``order.completed`` event."""
-    (outcome,) = record_orders(session, [event])
-    if isinstance(outcome, DomainError) or outcome is None:
-        raise outcome or ValueError("no order recorded")
-    return outcome
-
-
 def record_return(session: Session, event: DispatchedEvent) -> dict[str, Any]:
     """Store a return against its order (locked, so concurrent returns cannot over-refund)."""
     data = (

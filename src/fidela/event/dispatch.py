@@ -58,13 +58,6 @@ class SubscriberRegistry:
             raise ValueError(f"a subscriber named {name!r} is already registered")
         self._subscribers.append(_Registration(pattern, name, subscriber, batch))
 
-    def dispatch(self, session: Session, event: DispatchedEvent) -> dict[str, Any]:
-        """One event; its first subscriber error is raised."""
-        (outcome,) = self.dispatch_many(session, [event])
-        if isinstance(outcome, DomainError):
-            raise outcome
-        return outcome
-
     def dispatch_many(
         self, session: Session, events: Sequence[DispatchedEvent]
     ) -> list[dict[str, Any] | DomainError]:

@@ -1,5 +1,6 @@
-"""Import use cases: each row in its own savepoint, so a bad row is reported and rolled back
-alone while the good ones commit with their chunk."""
+"""Import use cases. Customer rows run each in its own savepoint; event rows (orders, events)
+go through set-based batch ingestion. Either way a bad row is reported and leaves nothing
+behind while the good ones commit with their chunk."""
 
 from __future__ import annotations
 
