@@ -1,0 +1,1 @@
+"""Analytics: RFM, cohorts, KPIs, CLV, churn, recommendations, funnels over one portable layer."""

@@ -1,0 +1,1 @@
+"""Engagement: channels, brand kit and templates, campaigns, journeys, caps, delivery, tracking."""

@@ -1,0 +1,1 @@
+"""Experiments: deterministic assignment, holdouts, the global control group, statistics."""

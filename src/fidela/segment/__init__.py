@@ -1,0 +1,1 @@
+"""Stored segments: rule definitions, materialised membership and its history."""
