@@ -95,6 +95,17 @@ def add_to_cache(
     )
 
 
+def add_debt(session: Session, *, account_id: int, points: int) -> None:
+    """Move the account's debt by ``points`` (owed by a clawback, or paid by an earn)."""
+    if points:
+        session.execute(
+            update(LedgerAccount)
+            .where(LedgerAccount.id == account_id)
+            .values(debt=LedgerAccount.debt + points)
+            .execution_options(synchronize_session=False)
+        )
+
+
 def undo_debit(session: Session, *, account_id: int, points: int) -> None:
     """Put back what ``debit_if_covered`` took, in the same transaction, under its lock."""
     session.execute(

@@ -142,6 +142,12 @@ class Discrepancy:
 # ------------------------------------------------------------------------------ validation
 
 
+def debt_debits(debt: int) -> tuple[Debit, ...]:
+    """The account's debt as one owed debit for the pure steps, which pay it from the next
+    spendable points (the store keeps the total on ``ledger_account.debt``)."""
+    return (Debit("debt", EntryKind.CLAWBACK, debt, (), debt),) if debt > 0 else ()
+
+
 def _check_points(points: int) -> None:
     if isinstance(points, bool) or not isinstance(points, int) or points <= 0:
         raise InvalidPoints(f"points must be a positive whole number, not {points!r}")
@@ -198,8 +204,13 @@ def _persist(
     repository.save_lots(session, changed)
     why = reason or Reason()
     rows: list[dict[str, Any]] = []
+    keyed = False
     for entry in posting.entries:
         own = entry.kind is main_kind
+        # A step's own movement may span several lots (a clawback): the first entry carries
+        # the idempotency key, the others none (the key is unique per account).
+        key = _entry_key(entry, main_kind, None if own and keyed else main_key)
+        keyed = keyed or (own and key is not None)
         rows.append(
             {
                 "account_id": account_id,
@@ -213,7 +224,7 @@ def _persist(
                 "event_id": why.event_id if own else None,
                 "reference": entry.ref,
                 "actor": why.actor if own else SYSTEM_ACTOR,
-                "key": _entry_key(entry, main_kind, main_key),
+                "key": key,
             }
         )
     entry_ids = repository.add_entries(session, rows)
@@ -286,7 +297,8 @@ def earn_points(
     _check_text(key, "/key", MAX_KEY_LENGTH)
     account = open_account(session, customer_id=customer_id, programme=programme, now=now)
     account_id = account.id
-    _lock(session, account_id)
+    locked = _lock(session, account_id)
+    owed = locked.debt
     entry_key = f"earn:{key}"
     # Looked up under the account lock: a concurrent twin waits for our commit, then sees the
     # entry; the unique (account_id, key) constraint backs this up.
@@ -298,7 +310,7 @@ def earn_points(
         return EarnResult(account_id, first.id, lot, replayed=True)
     loaded = repository.due_pending_lots(session, account_id=account_id, now=now)
     posting = post_earn(
-        Account(lots=tuple(loaded)),
+        Account(lots=tuple(loaded), debits=debt_debits(owed)),
         ref=ref or key,
         points=points,
         now=now,
@@ -315,7 +327,9 @@ def earn_points(
         main_key=entry_key,
         reason=reason,
     )
-    lot = posting.result
+    # New active points pay the debt a clawback left (no entry: lots and debt shrink alike).
+    repository.add_debt(session, account_id=account_id, points=posting.account.debt - owed)
+    lot = next(lot for lot in posting.account.lots if lot.id == posting.result.id)
     stored = Lot(
         id=ids[lot.id],
         amount=lot.amount,

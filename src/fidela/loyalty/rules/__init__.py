@@ -72,7 +72,7 @@ from fidela.loyalty.rules.definitions import (
     precedence,
 )
 from fidela.loyalty.rules.dry_run import Rejected, ReplayReport, RuleTotals, replay
-from fidela.loyalty.rules.earning import evaluate
+from fidela.loyalty.rules.earning import evaluate, line_weights
 from fidela.loyalty.rules.errors import CurrencyNotProgramme, InvalidEarningInput, InvalidRuleSet
 from fidela.loyalty.rules.inputs import Event, Member, MemberEvent, Order, OrderLine
 from fidela.loyalty.rules.loading import load_rule_set
@@ -142,6 +142,7 @@ __all__ = [
     "counters_needed",
     "email_mailbox",
     "evaluate",
+    "line_weights",
     "load_rule_set",
     "points_cost_minor",
     "precedence",

@@ -1,0 +1,193 @@
+"""Many earns at once: the set-based form of ``service.earn_points`` for the event path.
+
+A batch of earns in one programme costs a constant number of statements: insert the missing
+accounts, lock every account in primary-key order, find the keys already posted, insert every
+lot, every entry, and move every cache. Each lot and entry is what ``earn_points`` would have
+written for it (the same pure ``post_earn``). Two things ``earn_points`` also does are left
+to it: an account with debt (new points pay it first) takes the one-by-one path, and lots
+whose hold ended are activated by the activation job rather than caught up here (balances
+read as of now count them already; the cache stays equal to the journal and the lots).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select, tuple_
+from sqlalchemy.orm import Session
+
+from fidela.ledger.models import LedgerAccount, LedgerEntry, LedgerLot
+from fidela.ledger.rules import Account, Bucket, ExpirySchedule, Hold, post_earn
+from fidela.ledger.service import (
+    MAX_KEY_LENGTH,
+    Reason,
+    _check_points,
+    _check_text,
+    earn_points,
+)
+from fidela.platform.db import table_of
+from fidela.platform.upsert import insert_ignoring_conflicts
+
+
+@dataclass(frozen=True)
+class EarnRequest:
+    """One earn of ``points`` for ``customer_id`` under idempotency ``key`` (see
+    ``earn_points``); ``ref`` names what the lot was earned for."""
+
+    customer_id: int
+    points: int
+    key: str
+    ref: str | None = None
+    hold: Hold | None = None
+    reason: Reason | None = None
+
+
+def earn_many(
+    session: Session,
+    *,
+    programme: str,
+    requests: Sequence[EarnRequest],
+    now: datetime,
+    expiry: ExpirySchedule | None = None,
+) -> list[bool]:
+    """Post every request (customers must be distinct); for each, whether it was posted now
+    (False: its key was posted before, nothing written)."""
+    if not requests:
+        return []
+    for request in requests:
+        _check_points(request.points)
+        _check_text(request.key, "/key", MAX_KEY_LENGTH)
+    customers = sorted({r.customer_id for r in requests})
+    if len(customers) != len(requests):
+        raise ValueError("earn_many takes one request per customer")
+    session.execute(
+        insert_ignoring_conflicts(session, LedgerAccount, "customer_id", "programme"),
+        [
+            {
+                "customer_id": customer,
+                "programme": programme,
+                "available": 0,
+                "pending": 0,
+                "debt": 0,
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for customer in customers
+        ],
+    )
+    # Locked in primary-key order, like every other writer of several accounts.
+    accounts = {
+        int(customer): (int(account_id), int(debt))
+        for account_id, customer, debt in session.execute(
+            select(LedgerAccount.id, LedgerAccount.customer_id, LedgerAccount.debt)
+            .where(LedgerAccount.programme == programme, LedgerAccount.customer_id.in_(customers))
+            .order_by(LedgerAccount.id)
+            .with_for_update()
+        ).all()
+    }
+    keys = [(accounts[r.customer_id][0], f"earn:{r.key}") for r in requests]
+    taken = {
+        (int(account_id), str(key))
+        for account_id, key in session.execute(
+            select(LedgerEntry.account_id, LedgerEntry.key).where(
+                tuple_(LedgerEntry.account_id, LedgerEntry.key).in_(keys)
+            )
+        ).all()
+    }
+    posted: list[bool] = []
+    plain: list[tuple[EarnRequest, int, Any]] = []
+    for request, key in zip(requests, keys, strict=True):
+        account_id, debt = accounts[request.customer_id]
+        if key in taken:
+            posted.append(False)
+            continue
+        posted.append(True)
+        if debt > 0:
+            earn_points(
+                session,
+                customer_id=request.customer_id,
+                programme=programme,
+                points=request.points,
+                now=now,
+                key=request.key,
+                ref=request.ref,
+                hold=request.hold,
+                expiry=expiry,
+                reason=request.reason,
+            )
+            continue
+        posting = post_earn(
+            Account(),
+            ref=request.ref or request.key,
+            points=request.points,
+            now=now,
+            hold=request.hold,
+            expiry=expiry,
+        )
+        plain.append((request, account_id, posting))
+    if not plain:
+        return posted
+    lots = table_of(LedgerLot)
+    lot_ids = [
+        int(lot_id)
+        for lot_id in session.execute(
+            lots.insert().returning(lots.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "account_id": account_id,
+                    "amount": posting.result.amount,
+                    "remaining": posting.result.remaining,
+                    "earned_at": posting.result.earned_at,
+                    "expires_at": posting.result.expires_at,
+                    "state": posting.result.state.value,
+                    "activates_at": posting.result.activates_at,
+                    "ref": posting.result.ref,
+                }
+                for _, account_id, posting in plain
+            ],
+        ).scalars()
+    ]
+    entries: list[dict[str, Any]] = []
+    moves: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for (request, account_id, posting), lot_id in zip(plain, lot_ids, strict=True):
+        (entry,) = posting.entries
+        why = request.reason or Reason()
+        entries.append(
+            {
+                "account_id": account_id,
+                "kind": entry.kind.value,
+                "bucket": entry.bucket.value,
+                "points": entry.points,
+                "at": entry.at,
+                "recorded_at": now,
+                "lot_id": lot_id,
+                "rule": why.rule,
+                "event_id": why.event_id,
+                "reference": entry.ref,
+                "actor": why.actor,
+                "key": f"earn:{request.key}",
+            }
+        )
+        moves[account_id][0 if entry.bucket is Bucket.ACTIVE else 1] += entry.points
+    session.execute(table_of(LedgerEntry).insert(), entries)
+    table = table_of(LedgerAccount)
+    session.execute(
+        table.update()
+        .where(table.c.id == bindparam("account_id"))
+        .values(
+            available=table.c.available + bindparam("active"),
+            pending=table.c.pending + bindparam("held"),
+            version=table.c.version + 1,
+            updated_at=now,
+        ),
+        [
+            {"account_id": account_id, "active": active, "held": held}
+            for account_id, (active, held) in sorted(moves.items())
+        ],
+    )
+    return posted

@@ -1,0 +1,682 @@
+"""The earning subscriber: every accepted event goes through the programmes in force.
+
+For each active programme with a rule set, an event may:
+
+- earn points (``order.completed`` through the spend, threshold and punch card rules; other
+  types through event rules): the rule set is evaluated with the member's tier multiplier and
+  counters, the points are posted to the ledger as one lot (pending during the programme's
+  hold), the counters are incremented, and for orders what each line earned is kept
+  (``loyalty_earning``) for returns; the member's tier is then re-evaluated (upgrade at once);
+- spend the points an order was paid with, under the reference
+  ``order:<source>:<external id>`` (idempotent: a checkout that already spent them under that
+  reference is not charged again), so a refund can give them back to their lots;
+- activate the held points of an order when the programme's activation event names it;
+- keep the member's points alive when its type counts as activity under the expiry policy.
+
+No programme, or an event no programme cares about, costs one small query per batch. Members
+are enrolled on their first earning: the ledger account and the tier membership are created
+then (there is no separate enrolment step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fidela.commerce.models import SalesOrder
+from fidela.commerce.rules import LineIn, line_numbers, order_amounts
+from fidela.event.catalogue import OrderCompleted
+from fidela.event.dispatch import Effect
+from fidela.event.rules import DispatchedEvent
+from fidela.kernel.errors import DomainError, FieldProblem, InvalidInput
+from fidela.ledger import activity as ledger_activity
+from fidela.ledger import service as ledger
+from fidela.ledger.batch import EarnRequest, earn_many
+from fidela.ledger.rules import Activity as LedgerActivity
+from fidela.ledger.rules import Hold
+from fidela.loyalty.config import activity_kinds
+from fidela.loyalty.counters import add_counters, counter_rows, load_counters
+from fidela.loyalty.models import LoyaltyEarning
+from fidela.loyalty.programmes import Programme, programmes_in_force
+from fidela.loyalty.rules import (
+    Award,
+    Counters,
+    Evaluation,
+    EventRule,
+    Member,
+    MemberEvent,
+    Order,
+    OrderLine,
+    RuleKind,
+    RuleSet,
+    counters_needed,
+    evaluate,
+    line_weights,
+)
+from fidela.platform.upsert import insert_ignoring_conflicts
+from fidela.tier import service as tiers
+from fidela.tier.rules import benefits_for
+
+LOYALTY_ACTOR = "fidela:loyalty"
+ORDER_COMPLETED = "order.completed"
+
+
+class PointsPaymentWithoutMember(InvalidInput):
+    code = "points_payment_without_member"
+    title = "A points payment needs a member"
+
+
+def order_ref(order_id: int) -> str:
+    """The ``ref`` of the lots an order earned (returns and activations find them by it)."""
+    return f"order:{order_id}"
+
+
+def payment_ref(source: str, external_id: str) -> str:
+    """The ledger spend that pays an order with points."""
+    return f"order:{source}:{external_id}"
+
+
+def spread(total: int, weights: Sequence[Decimal | int]) -> list[int]:
+    """``total`` split in proportion to ``weights`` (whole numbers, largest remainders first,
+    so the parts add up exactly)."""
+    base = sum(weights, Decimal(0))
+    if base <= 0 or total <= 0:
+        return [0 for _ in weights]
+    exact = [Decimal(total) * w / base for w in weights]
+    parts = [int(x) for x in exact]
+    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - parts[i]), i))
+    for i in order[: total - sum(parts)]:
+        parts[i] += 1
+    return parts
+
+
+@dataclass(frozen=True)
+class OrderFacts:
+    order: Order
+    line_amounts: dict[int, int]  # line number -> amount before the order-level discount
+    total_minor: int
+    points_paid: int
+
+
+def _order_facts(event: DispatchedEvent, customer_id: int, order_id: int) -> OrderFacts:
+    data = (
+        event.payload
+        if isinstance(event.payload, OrderCompleted)
+        else OrderCompleted.model_validate(event.data)
+    )
+    return order_facts(data, key=order_ref(order_id), customer_id=customer_id, at=event.occurred_at)
+
+
+def order_facts(data: OrderCompleted, *, key: str, customer_id: int, at: datetime) -> OrderFacts:
+    """The engine's view of an ``order.completed`` payload: line amounts net of the
+    order-level discount, the share paid with points, the points spent."""
+    numbers = line_numbers([line.line_no for line in data.lines])
+    amounts = order_amounts(
+        [
+            LineIn(n, line.quantity, line.unit_price_minor, line.discount_minor)
+            for n, line in zip(numbers, data.lines, strict=True)
+        ],
+        shipping_minor=data.shipping_minor,
+        discount_minor=data.discount_minor,
+        stated_total=data.total_minor,
+    )
+    # Points are earned on what was paid: the order-level discount comes off the lines.
+    discount = spread(data.discount_minor, list(amounts.line_amounts))
+    lines = [
+        OrderLine(
+            line_no=n,
+            product_id=line.product_id,
+            amount_minor=max(0, amount - cut),
+            quantity=line.quantity,
+            sku=line.sku,
+            category=line.category,
+        )
+        for n, line, amount, cut in zip(
+            numbers, data.lines, amounts.line_amounts, discount, strict=True
+        )
+    ]
+    shipping = data.shipping_minor - max(0, data.discount_minor - sum(discount))
+    points_payments = [p for p in data.payments if p.method == "points"]
+    order = Order(
+        id=key,
+        customer_id=customer_id,
+        currency=data.currency.upper(),
+        occurred_at=at,
+        lines=lines,
+        channel=data.channel,
+        store_id=data.store_id,
+        shipping_minor=max(0, shipping),
+        points_paid_minor=min(sum(p.amount_minor for p in points_payments), amounts.total_minor),
+    )
+    return OrderFacts(
+        order=order,
+        line_amounts=dict(zip(numbers, amounts.line_amounts, strict=True)),
+        total_minor=amounts.total_minor,
+        points_paid=sum(p.points or 0 for p in points_payments),
+    )
+
+
+def _member_event(event: DispatchedEvent, customer_id: int) -> MemberEvent:
+    return member_event(
+        event.data,
+        key=f"event:{event.id}",
+        type_=event.type,
+        customer_id=customer_id,
+        at=event.occurred_at,
+    )
+
+
+def member_event(
+    data: dict[str, Any], *, key: str, type_: str, customer_id: int, at: datetime
+) -> MemberEvent:
+    """The engine's view of a non-purchase event: its scalar data are the attributes."""
+    attributes = {
+        name: value
+        for name, value in data.items()
+        if isinstance(value, str | int | bool) or value is None
+    }
+    channel = data.get("channel")
+    store = data.get("store_id")
+    return MemberEvent(
+        id=key,
+        customer_id=customer_id,
+        type=type_,
+        occurred_at=at,
+        attributes=attributes,
+        channel=channel if isinstance(channel, str) else None,
+        store_id=store if isinstance(store, str) else None,
+    )
+
+
+def _earns_on(programme: Programme, event_type: str) -> bool:
+    rule_set = programme.rule_set
+    if rule_set is None:
+        return False
+    if event_type == ORDER_COMPLETED:
+        return any(not isinstance(rule, EventRule) for rule in rule_set.awarding)
+    return any(
+        isinstance(rule, EventRule) and rule.matches_type(event_type) for rule in rule_set.awarding
+    )
+
+
+def member_of(session: Session, programme: Programme, customer_id: int) -> Member:
+    """Who earns: the member's tier and its earn multiplier, fed into the evaluation."""
+    if programme.ladder is None:
+        return Member()
+    code = tiers.tiers_of(session, programme_id=programme.id, customer_ids=[customer_id]).get(
+        customer_id, programme.ladder.base.code
+    )
+    return Member(tier=code, tier_multiplier=benefits_for(programme.ladder, code).earn_multiplier)
+
+
+def reason_rule(programme: Programme, awards: Sequence[Award]) -> str:
+    """``v<version>:<rule ids>``: which rule set version and rules awarded an entry."""
+    rules = ",".join(award.rule_id for award in awards if award.points > 0)
+    return f"v{programme.rule_set_version}:{rules}"[:100]
+
+
+def _line_earnings(
+    rule_set: RuleSet, facts: OrderFacts, member: Member, awards: Sequence[Award]
+) -> list[dict[str, int]]:
+    """Points each line earned: every spend award spread over its lines by amount times the
+    line's multiplier; basket bonuses and punch cards belong to the order as a whole."""
+    by_line: dict[int, int] = dict.fromkeys(facts.line_amounts, 0)
+    for award in awards:
+        if award.kind is not RuleKind.SPEND or award.points <= 0:
+            continue
+        weights = line_weights(rule_set, facts.order, award.rule_id, member=member)
+        numbers = sorted(weights)
+        for n, part in zip(
+            numbers, spread(award.points, [weights[n] for n in numbers]), strict=True
+        ):
+            by_line[n] = by_line.get(n, 0) + part
+    return [
+        {"line_no": n, "amount_minor": facts.line_amounts[n], "points": points}
+        for n, points in sorted(by_line.items())
+        if points > 0 and facts.line_amounts.get(n, 0) > 0
+    ]
+
+
+def _evaluate(
+    session: Session, programme: Programme, event: Order | MemberEvent, member: Member
+) -> Evaluation:
+    rule_set = programme.rule_set
+    assert rule_set is not None  # noqa: S101 - programmes_in_force keeps those with rules
+    needs = counters_needed(rule_set, event, member)
+    counters = load_counters(
+        session, programme_id=programme.id, needs=[(event.customer_id, needs)]
+    ).get(event.customer_id)
+    return evaluate(rule_set, event, member=member, counters=counters)
+
+
+def _earn(
+    session: Session,
+    programme: Programme,
+    event: DispatchedEvent,
+    subject: Order | MemberEvent,
+    evaluation: Evaluation,
+    *,
+    key: str,
+    hold: Hold | None,
+) -> int:
+    add_counters(session, counter_rows(programme.id, subject.customer_id, evaluation.usage))
+    if evaluation.total_points <= 0:
+        return 0
+    ledger.earn_points(
+        session,
+        customer_id=subject.customer_id,
+        programme=programme.code,
+        points=evaluation.total_points,
+        now=event.now,
+        key=key,
+        ref=key,
+        hold=hold,
+        expiry=programme.expiry,
+        reason=ledger.Reason(
+            rule=reason_rule(programme, evaluation.awards), event_id=event.id, actor=LOYALTY_ACTOR
+        ),
+    )
+    return evaluation.total_points
+
+
+def _on_order(
+    session: Session,
+    programme: Programme,
+    event: DispatchedEvent,
+    customer_id: int | None,
+    paying: bool,
+) -> dict[str, Any] | None:
+    recorded = event.effects.get("order")
+    if not isinstance(recorded, dict) or "order_id" not in recorded:
+        return None
+    order_id = int(recorded["order_id"])
+    if customer_id is None:
+        data = event.data
+        if any(p.get("method") == "points" for p in data.get("payments", []) if paying):
+            raise PointsPaymentWithoutMember(
+                "an order paid with points must name the member",
+                [FieldProblem("/customer", "required for a points payment")],
+            )
+        return None
+    facts = _order_facts(event, customer_id, order_id)
+    if facts.order.currency != programme.currency:
+        # Another currency's orders belong to another programme; the order itself stands.
+        return {"skipped": f"order in {facts.order.currency}"} if paying else None
+    if paying and facts.points_paid > 0:
+        ledger.spend_points(
+            session,
+            customer_id=customer_id,
+            programme=programme.code,
+            points=facts.points_paid,
+            now=event.now,
+            ref=payment_ref(event.source, event.external_id),
+            reason=ledger.Reason(event_id=event.id, actor=LOYALTY_ACTOR),
+        )
+    member = member_of(session, programme, customer_id)
+    rule_set = programme.rule_set
+    if rule_set is None:  # pragma: no cover - programmes_in_force keeps those with rules
+        return None
+    evaluation = _evaluate(session, programme, facts.order, member)
+    points = _earn(
+        session,
+        programme,
+        event,
+        facts.order,
+        evaluation,
+        key=order_ref(order_id),
+        hold=programme.hold.hold,
+    )
+    paid = facts.points_paid if paying else 0
+    if points > 0 or paid > 0:
+        session.execute(
+            insert_ignoring_conflicts(session, LoyaltyEarning, "programme_id", "order_id").values(
+                programme_id=programme.id,
+                customer_id=customer_id,
+                order_id=order_id,
+                event_id=event.id,
+                rule_set_version=programme.rule_set_version,
+                amount_minor=facts.total_minor,
+                points=points,
+                lines=_line_earnings(rule_set, facts, member, evaluation.awards),
+                points_paid=paid,
+                clawed_back=0,
+                given_back=0,
+                created_at=event.now,
+            )
+        )
+    return _after_earning(session, programme, event, customer_id, points, paid)
+
+
+def _after_earning(
+    session: Session,
+    programme: Programme,
+    event: DispatchedEvent,
+    customer_id: int,
+    points: int,
+    paid: int,
+) -> dict[str, Any] | None:
+    effect: dict[str, Any] = {}
+    if points:
+        effect["points"] = points
+    if paid:
+        effect["points_paid"] = paid
+    if points and programme.ladder is not None:
+        decision = tiers.qualify(
+            session,
+            ladder=tiers.LadderRef(
+                programme.id, programme.code, programme.ladder, programme.ladder_version
+            ),
+            customer_id=customer_id,
+            now=event.now,
+        )
+        if decision.changed:
+            effect["tier"] = decision.membership.tier_code
+    return effect or None
+
+
+def _activation(
+    session: Session, programme: Programme, event: DispatchedEvent, customer_id: int | None
+) -> int:
+    wanted = programme.hold.event
+    if wanted is None or event.type != wanted or customer_id is None:
+        return 0
+    external = event.data.get("order_id")
+    if not isinstance(external, str):
+        return 0
+    source = event.data.get("order_source") or event.source
+    order_id = session.execute(
+        select(SalesOrder.id).where(SalesOrder.source == source, SalesOrder.external_id == external)
+    ).scalar_one_or_none()
+    if order_id is None:
+        return 0
+    return ledger_activity.activate_ref(
+        session,
+        customer_id=customer_id,
+        programme=programme.code,
+        ref=order_ref(order_id),
+        now=event.now,
+        expiry=programme.expiry,
+        reason=ledger.Reason(event_id=event.id, actor=LOYALTY_ACTOR),
+    )
+
+
+def _for_programme(
+    session: Session, programme: Programme, event: DispatchedEvent, paying: bool
+) -> dict[str, Any] | None:
+    customer_id = event.customer_id
+    effect: dict[str, Any] = {}
+    if _earns_on(programme, event.type) or (event.type == ORDER_COMPLETED and paying):
+        if event.type == ORDER_COMPLETED:
+            effect |= _on_order(session, programme, event, customer_id, paying) or {}
+        elif customer_id is not None:
+            subject = _member_event(event, customer_id)
+            member = member_of(session, programme, customer_id)
+            evaluation = _evaluate(session, programme, subject, member)
+            points = _earn(
+                session,
+                programme,
+                event,
+                subject,
+                evaluation,
+                key=f"event:{event.id}",
+                hold=None,  # the return window is for purchases
+            )
+            effect |= _after_earning(session, programme, event, customer_id, points, 0) or {}
+    activated = _activation(session, programme, event, customer_id)
+    if activated:
+        effect["activated"] = activated
+    if customer_id is not None and event.type in activity_kinds(programme.expiry):
+        ledger_activity.record_activity(
+            session,
+            customer_ids=[customer_id],
+            programme=programme.code,
+            kind=event.type,
+            at=event.occurred_at,
+            points=int(effect.get("points", 0)),
+            expiry=programme.expiry,
+        )
+    return effect or None
+
+
+def _paying_programme(programmes: Sequence[Programme], event: DispatchedEvent) -> int | None:
+    """The programme an order's points payment is charged to: the first in force in the
+    order's currency."""
+    currency = str(event.data.get("currency", "")).upper()
+    return next((p.id for p in programmes if p.currency == currency), None)
+
+
+def _concerns(programme: Programme, event: DispatchedEvent, paying: bool) -> bool:
+    """Whether the programme has anything to do for the event."""
+    return (
+        _earns_on(programme, event.type)
+        or paying
+        or event.type == programme.hold.event
+        or (event.customer_id is not None and event.type in activity_kinds(programme.expiry))
+    )
+
+
+def _is_plain(programme: Programme, event: DispatchedEvent, paying: bool) -> bool:
+    """Whether the event only earns in this programme (no points payment, activation or
+    activity to book): such events go through the set-based wave path."""
+    if event.customer_id is None:
+        return False
+    if not (_earns_on(programme, event.type) or event.type in activity_kinds(programme.expiry)):
+        return False
+    if event.type == programme.hold.event:
+        return False
+    if event.type != ORDER_COMPLETED:
+        return True
+    recorded = event.effects.get("order")
+    pays = any(p.get("method") == "points" for p in event.data.get("payments", []))
+    return isinstance(recorded, dict) and "order_id" in recorded and not (paying and pays)
+
+
+@dataclass
+class _Planned:
+    index: int
+    event: DispatchedEvent
+    subject: Order | MemberEvent
+    facts: OrderFacts | None
+    order_id: int | None
+
+
+def _plan(programme: Programme, index: int, event: DispatchedEvent) -> _Planned | None:
+    customer_id = event.customer_id
+    assert customer_id is not None  # noqa: S101 - _is_plain checked it
+    if event.type != ORDER_COMPLETED:
+        return _Planned(index, event, _member_event(event, customer_id), None, None)
+    order_id = int(event.effects["order"]["order_id"])
+    facts = _order_facts(event, customer_id, order_id)
+    if facts.order.currency != programme.currency:
+        return None  # another currency's orders belong to another programme
+    return _Planned(index, event, facts.order, facts, order_id)
+
+
+def _flush_wave(
+    session: Session,
+    programme: Programme,
+    wave: list[_Planned],
+    effects: list[dict[str, Any]],
+) -> None:
+    """Evaluate a wave (each member at most once) and write it in a constant number of
+    statements: counters, lots, entries, caches, order earnings, then the tiers."""
+    rule_set = programme.rule_set
+    if not wave or rule_set is None:
+        return
+    customers = [item.subject.customer_id for item in wave]
+    members: dict[int, Member] = {c: Member() for c in customers}
+    if programme.ladder is not None:
+        codes = tiers.tiers_of(session, programme_id=programme.id, customer_ids=customers)
+        for customer in customers:
+            code = codes.get(customer, programme.ladder.base.code)
+            members[customer] = Member(
+                tier=code, tier_multiplier=benefits_for(programme.ladder, code).earn_multiplier
+            )
+    needs = [
+        (item.subject.customer_id, counters_needed(rule_set, item.subject, members[c]))
+        for item, c in zip(wave, customers, strict=True)
+    ]
+    loaded = load_counters(session, programme_id=programme.id, needs=needs)
+    budgets: dict[str, int] = dict(next(iter(loaded.values())).budget_used) if loaded else {}
+    requests: list[EarnRequest] = []
+    counters: list[dict[str, Any]] = []
+    earnings: list[dict[str, Any]] = []
+    earned: dict[int, int] = {}
+    for item in wave:
+        customer = item.subject.customer_id
+        mine = replace(loaded.get(customer, Counters()), budget_used=budgets)
+        evaluation = evaluate(rule_set, item.subject, member=members[customer], counters=mine)
+        # Rule budgets are shared by all members: later events of the wave see the usage.
+        budgets = dict(Counters(budget_used=budgets).plus(evaluation.usage).budget_used)
+        counters += counter_rows(programme.id, customer, evaluation.usage)
+        points = evaluation.total_points
+        if points <= 0:
+            continue
+        key = order_ref(item.order_id) if item.order_id is not None else f"event:{item.event.id}"
+        requests.append(
+            EarnRequest(
+                customer_id=customer,
+                points=points,
+                key=key,
+                ref=key,
+                hold=programme.hold.hold if item.facts is not None else None,
+                reason=ledger.Reason(
+                    rule=reason_rule(programme, evaluation.awards),
+                    event_id=item.event.id,
+                    actor=LOYALTY_ACTOR,
+                ),
+            )
+        )
+        earned[item.index] = points
+        if item.facts is not None and item.order_id is not None:
+            earnings.append(
+                {
+                    "programme_id": programme.id,
+                    "customer_id": customer,
+                    "order_id": item.order_id,
+                    "event_id": item.event.id,
+                    "rule_set_version": programme.rule_set_version,
+                    "amount_minor": item.facts.total_minor,
+                    "points": points,
+                    "lines": _line_earnings(
+                        rule_set, item.facts, members[customer], evaluation.awards
+                    ),
+                    "points_paid": 0,
+                    "clawed_back": 0,
+                    "given_back": 0,
+                    "created_at": item.event.now,
+                }
+            )
+    add_counters(session, counters)
+    now = wave[0].event.now
+    earn_many(
+        session, programme=programme.code, requests=requests, now=now, expiry=programme.expiry
+    )
+    if earnings:
+        session.execute(
+            insert_ignoring_conflicts(session, LoyaltyEarning, "programme_id", "order_id"),
+            earnings,
+        )
+    kinds = activity_kinds(programme.expiry)
+    ledger_activity.record_activities(
+        session,
+        programme=programme.code,
+        activities=[
+            (
+                item.subject.customer_id,
+                LedgerActivity(item.event.type, item.event.occurred_at, earned.get(item.index, 0)),
+            )
+            for item in wave
+            if item.event.type in kinds
+        ],
+        expiry=programme.expiry,
+    )
+    decisions = {}
+    if programme.ladder is not None and requests:
+        decisions = tiers.qualify_many(
+            session,
+            ladder=tiers.LadderRef(
+                programme.id, programme.code, programme.ladder, programme.ladder_version
+            ),
+            customer_ids=[r.customer_id for r in requests],
+            now=now,
+        )
+    for item in wave:
+        points = earned.get(item.index, 0)
+        if not points:
+            continue
+        effect: dict[str, Any] = {"points": points}
+        decision = decisions.get(item.subject.customer_id)
+        if decision is not None and decision.changed:
+            effect["tier"] = decision.membership.tier_code
+        effects[item.index][programme.code] = effect
+
+
+def earn_on_events(
+    session: Session, events: Sequence[DispatchedEvent]
+) -> list[Effect | DomainError]:
+    """Batch subscriber for every event type: one evaluation per event and programme.
+
+    Events that only earn go in *waves* (in order, each member at most once per wave, so a
+    member's second order sees the first one's counters and tier): each wave is evaluated in
+    Python and written set-based. Anything else (a points payment, an activation, activity)
+    flushes the current wave and is booked on its own, so every event sees what the events
+    before it did, as if ingested one by one.
+    """
+    programmes = programmes_in_force(session)
+    if not programmes:
+        return [None for _ in events]
+    failed: dict[int, DomainError] = {}
+    effects: list[dict[str, Any]] = [{} for _ in events]
+    for programme in programmes:
+        wave: list[_Planned] = []
+        in_wave: set[int] = set()
+        for index, event in enumerate(events):
+            if index in failed:
+                continue
+            paying = (
+                event.type == ORDER_COMPLETED
+                and _paying_programme(programmes, event) == programme.id
+            )
+            if not _concerns(programme, event, paying):
+                continue
+            try:
+                if _is_plain(programme, event, paying):
+                    planned = _plan(programme, index, event)
+                    if planned is None:
+                        continue
+                    if planned.subject.customer_id in in_wave:
+                        _flush_wave(session, programme, wave, effects)
+                        wave, in_wave = [], set()
+                    wave.append(planned)
+                    in_wave.add(planned.subject.customer_id)
+                    continue
+                _flush_wave(session, programme, wave, effects)
+                wave, in_wave = [], set()
+                outcome = _for_programme(session, programme, event, paying)
+            except DomainError as error:
+                # The ingestion replays the batch without this event: what was written for
+                # it is rolled back with the batch's savepoint.
+                failed[index] = error
+                continue
+            if outcome:
+                effects[index][programme.code] = outcome
+        try:
+            _flush_wave(session, programme, wave, effects)
+        except DomainError as error:
+            failed[wave[0].index] = error
+    return [failed.get(n) or (effects[n] or None) for n in range(len(events))]
+
+
+def dry_run(session: Session, programme: Programme, subject: Order | MemberEvent) -> Evaluation:
+    """A dry run of one event for a member as they stand now (tier, counters): nothing is
+    written."""
+    return _evaluate(
+        session, programme, subject, member_of(session, programme, subject.customer_id)
+    )

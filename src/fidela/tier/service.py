@@ -1,0 +1,451 @@
+"""Tier use cases: place a member on their programme's ladder from their qualifying
+activity, keep the history of changes, tell them their progress.
+
+Qualifying activity is read from the truth, never from the balance: for a points ladder the
+ledger's earn and clawback entries (a clawback dated at its lot's earn date, so a return
+lowers the window the order counted in); for a spend ladder the orders and returns. Only the
+activity after ``activity_needed_since`` is loaded.
+
+A change of tier writes a ``tier_change`` row and a ``tier.changed`` outbox message (topic
+:data:`TIER_CHANGED`) in the same transaction, for the engagement part to act on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fidela.commerce.models import SalesOrder, SalesReturn
+from fidela.ledger.models import LedgerAccount, LedgerEntry, LedgerLot
+from fidela.ledger.rules.lots import LotState
+from fidela.platform.outbox import service as outbox
+from fidela.tier.models import TierChange, TierLadderVersion, TierMembership
+from fidela.tier.rules import (
+    Activity,
+    ActivityKind,
+    Basis,
+    Membership,
+    TierDecision,
+    TierLadder,
+    TierProgress,
+    Transition,
+    activity_needed_since,
+    apply_ladder_change,
+    enrol,
+    evaluate,
+    load_ladder,
+    progress,
+)
+
+TIER_CHANGED = "tier.changed"
+
+
+@dataclass(frozen=True)
+class LadderRef:
+    """The ladder a programme runs: which programme, which version."""
+
+    programme_id: int
+    programme_code: str
+    ladder: TierLadder
+    version: int
+
+
+def stored_ladder(session: Session, programme_id: int, version: int) -> TierLadder | None:
+    data = session.execute(
+        select(TierLadderVersion.ladder).where(
+            TierLadderVersion.programme_id == programme_id, TierLadderVersion.version == version
+        )
+    ).scalar_one_or_none()
+    return None if data is None else load_ladder(data)
+
+
+# ------------------------------------------------------------------------ membership rows
+
+
+def _iso(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat()
+
+
+def _at(value: Any) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(str(value))
+
+
+def membership_json(membership: Membership) -> dict[str, Any]:
+    return {
+        "tier_code": membership.tier_code,
+        "since": _iso(membership.since),
+        "joined_at": _iso(membership.joined_at),
+        "period_start": _iso(membership.period_start),
+        "review_at": _iso(membership.review_at),
+        "grace_until": _iso(membership.grace_until),
+        "upgraded_at": _iso(membership.upgraded_at),
+        "upgrade_order_ref": membership.upgrade_order_ref,
+        "before_upgrade": None
+        if membership.before_upgrade is None
+        else membership_json(membership.before_upgrade),
+    }
+
+
+def _membership_from_json(data: dict[str, Any]) -> Membership:
+    since = datetime.fromisoformat(str(data["since"]))
+    joined = datetime.fromisoformat(str(data["joined_at"]))
+    before = data.get("before_upgrade")
+    return Membership(
+        tier_code=str(data["tier_code"]),
+        since=since,
+        joined_at=joined,
+        period_start=_at(data.get("period_start")),
+        review_at=_at(data.get("review_at")),
+        grace_until=_at(data.get("grace_until")),
+        upgraded_at=_at(data.get("upgraded_at")),
+        upgrade_order_ref=data.get("upgrade_order_ref"),
+        before_upgrade=None if before is None else _membership_from_json(before),
+    )
+
+
+def _membership(row: TierMembership) -> Membership:
+    return Membership(
+        tier_code=row.tier_code,
+        since=row.since,
+        joined_at=row.joined_at,
+        period_start=row.period_start,
+        review_at=row.review_at,
+        grace_until=row.grace_until,
+        upgraded_at=row.upgraded_at,
+        upgrade_order_ref=row.upgrade_order_ref,
+        before_upgrade=None
+        if row.before_upgrade is None
+        else _membership_from_json(row.before_upgrade),
+    )
+
+
+def _store(row: TierMembership, membership: Membership, version: int, now: datetime) -> None:
+    row.tier_code = membership.tier_code
+    row.since = membership.since
+    row.joined_at = membership.joined_at
+    row.period_start = membership.period_start
+    row.review_at = membership.review_at
+    row.grace_until = membership.grace_until
+    row.upgraded_at = membership.upgraded_at
+    row.upgrade_order_ref = membership.upgrade_order_ref
+    row.before_upgrade = (
+        None if membership.before_upgrade is None else membership_json(membership.before_upgrade)
+    )
+    row.ladder_version = version
+    row.updated_at = now
+
+
+def find_membership(
+    session: Session, *, programme_id: int, customer_id: int, lock: bool = False
+) -> TierMembership | None:
+    statement = select(TierMembership).where(
+        TierMembership.programme_id == programme_id, TierMembership.customer_id == customer_id
+    )
+    if lock:
+        statement = statement.with_for_update()
+    return session.execute(statement.execution_options(populate_existing=True)).scalar_one_or_none()
+
+
+def tiers_of(session: Session, *, programme_id: int, customer_ids: list[int]) -> dict[int, str]:
+    """Current tier code per customer (members without a row are absent)."""
+    if not customer_ids:
+        return {}
+    rows = session.execute(
+        select(TierMembership.customer_id, TierMembership.tier_code).where(
+            TierMembership.programme_id == programme_id,
+            TierMembership.customer_id.in_(sorted(set(customer_ids))),
+        )
+    ).all()
+    return {int(customer): str(code) for customer, code in rows}
+
+
+# ------------------------------------------------------------------------------- activity
+
+
+def qualifying_activity(
+    session: Session,
+    *,
+    ladder: TierLadder,
+    programme_code: str,
+    customer_id: int,
+    since: datetime | None,
+    now: datetime,
+) -> list[Activity]:
+    """The member's qualifying activity after ``since`` (all of it when None)."""
+    if ladder.basis is Basis.SPEND:
+        return _spend_activity(session, ladder, customer_id, since)
+    return _points_activity(session, programme_code, [customer_id], since, now)[customer_id]
+
+
+def _points_activity(
+    session: Session,
+    programme_code: str,
+    customer_ids: list[int],
+    since: datetime | None,
+    now: datetime,
+) -> dict[int, list[Activity]]:
+    """Earn and clawback entries of these members' accounts (one query), per member."""
+    statement = (
+        select(
+            LedgerAccount.customer_id,
+            LedgerEntry.kind,
+            LedgerEntry.points,
+            LedgerEntry.at,
+            LedgerLot.ref,
+            LedgerLot.earned_at,
+            LedgerLot.state,
+            LedgerLot.activates_at,
+        )
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .join(LedgerLot, LedgerLot.id == LedgerEntry.lot_id)
+        .where(
+            LedgerAccount.customer_id.in_(sorted(set(customer_ids))),
+            LedgerAccount.programme == programme_code,
+            LedgerEntry.kind.in_(("earn", "clawback")),
+        )
+    )
+    if since is not None:
+        statement = statement.where(LedgerLot.earned_at > since)
+    activity: dict[int, list[Activity]] = {customer: [] for customer in customer_ids}
+    for customer, kind, points, at, ref, earned_at, state, activates_at in session.execute(
+        statement
+    ):
+        pending = state == LotState.PENDING.value and (activates_at is None or activates_at > now)
+        mine = activity.setdefault(int(customer), [])
+        if kind == "earn":
+            mine.append(Activity(ActivityKind.EARN, int(points), at, ref, pending))
+        else:
+            mine.append(Activity(ActivityKind.CLAWBACK, -int(points), earned_at, ref, pending))
+    return activity
+
+
+def _spend_activity(
+    session: Session, ladder: TierLadder, customer_id: int, since: datetime | None
+) -> list[Activity]:
+    orders = select(
+        SalesOrder.id, SalesOrder.total_minor, SalesOrder.ordered_at, SalesOrder.currency
+    ).where(SalesOrder.customer_id == customer_id, SalesOrder.currency == ladder.currency)
+    if since is not None:
+        orders = orders.where(SalesOrder.ordered_at > since)
+    activity = [
+        Activity(ActivityKind.SPEND, int(total), at, f"order:{order_id}", False, currency)
+        for order_id, total, at, currency in session.execute(orders).all()
+    ]
+    returns = (
+        select(SalesReturn.amount_minor, SalesOrder.ordered_at, SalesOrder.id, SalesOrder.currency)
+        .join(SalesOrder, SalesOrder.id == SalesReturn.order_id)
+        .where(SalesOrder.customer_id == customer_id, SalesOrder.currency == ladder.currency)
+    )
+    if since is not None:
+        returns = returns.where(SalesOrder.ordered_at > since)
+    activity += [
+        Activity(ActivityKind.REFUND, int(amount), at, f"order:{order_id}", False, currency)
+        for amount, at, order_id, currency in session.execute(returns).all()
+    ]
+    return activity
+
+
+# -------------------------------------------------------------------------------- verbs
+
+
+def _new_row(ladder: LadderRef, customer_id: int, now: datetime) -> TierMembership:
+    row = TierMembership(
+        programme_id=ladder.programme_id, customer_id=customer_id, ladder_version=ladder.version
+    )
+    _store(row, enrol(ladder.ladder, joined_at=now), ladder.version, now)
+    return row
+
+
+def qualify(
+    session: Session, *, ladder: LadderRef, customer_id: int, now: datetime
+) -> TierDecision:
+    """Evaluate the member at ``now`` (enrolling them on the base level the first time), move
+    them to the current ladder version (never lower), persist the standing, and record each
+    transition with its ``tier.changed`` message. Call it after earning, after a return and
+    from the review job."""
+    return qualify_many(session, ladder=ladder, customer_ids=[customer_id], now=now)[customer_id]
+
+
+def qualify_many(
+    session: Session, *, ladder: LadderRef, customer_ids: list[int], now: datetime
+) -> dict[int, TierDecision]:
+    """``qualify`` for several members with a constant number of reads: their memberships
+    (locked in primary-key order) and their activity in one query each."""
+    wanted = sorted(set(customer_ids))
+    rows = {
+        row.customer_id: row
+        for row in session.execute(
+            select(TierMembership)
+            .where(
+                TierMembership.programme_id == ladder.programme_id,
+                TierMembership.customer_id.in_(wanted),
+            )
+            .order_by(TierMembership.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalars()
+    }
+    for customer_id in wanted:
+        if customer_id not in rows:
+            rows[customer_id] = _new_row(ladder, customer_id, now)
+            session.add(rows[customer_id])
+    memberships = {c: _membership(rows[c]) for c in wanted}
+    starts = [activity_needed_since(ladder.ladder, m, now) for m in memberships.values()]
+    since = None if any(s is None for s in starts) else min(s for s in starts if s is not None)
+    if ladder.ladder.basis is Basis.SPEND:
+        activity = {c: _spend_activity(session, ladder.ladder, c, since) for c in wanted}
+    else:
+        activity = _points_activity(session, ladder.programme_code, wanted, since, now)
+    decisions = {}
+    for customer_id in wanted:
+        row, membership = rows[customer_id], memberships[customer_id]
+        mine = activity.get(customer_id, [])
+        transitions: list[Transition] = []
+        if row.ladder_version != ladder.version:
+            old = stored_ladder(session, ladder.programme_id, row.ladder_version)
+            if old is not None:
+                moved = apply_ladder_change(old, ladder.ladder, membership, mine, now)
+                membership = moved.membership
+                transitions.extend(moved.transitions)
+        decision = evaluate(ladder.ladder, membership, mine, now)
+        transitions.extend(decision.transitions)
+        if decision.changed or row.ladder_version != ladder.version or row.id is None:
+            _store(row, decision.membership, ladder.version, now)
+        _record(session, ladder, customer_id, transitions, now)
+        decisions[customer_id] = decision
+    session.flush()
+    return decisions
+
+
+def _record(
+    session: Session,
+    ladder: LadderRef,
+    customer_id: int,
+    transitions: list[Transition],
+    now: datetime,
+) -> None:
+    for transition in transitions:
+        session.add(
+            TierChange(
+                programme_id=ladder.programme_id,
+                customer_id=customer_id,
+                at=transition.at,
+                outcome=transition.outcome.value,
+                cause=transition.cause.value,
+                from_code=transition.from_code,
+                to_code=transition.to_code,
+                detail=transition.detail[:500],
+                recorded_at=now,
+            )
+        )
+        outbox.enqueue_message(
+            session,
+            topic=TIER_CHANGED,
+            key=f"{TIER_CHANGED}:{ladder.programme_code}:{customer_id}:"
+            f"{transition.at.isoformat()}:{transition.to_code}",
+            payload={
+                "programme": ladder.programme_code,
+                "customer_id": customer_id,
+                "at": transition.at.isoformat(),
+                "outcome": transition.outcome.value,
+                "cause": transition.cause.value,
+                "from": transition.from_code,
+                "to": transition.to_code,
+                "detail": transition.detail,
+            },
+            now=now,
+        )
+
+
+@dataclass(frozen=True)
+class Standing:
+    membership: Membership
+    progress: TierProgress
+    enrolled: bool  # False: not enrolled yet, shown as a new member on the base level
+
+
+def standing(session: Session, *, ladder: LadderRef, customer_id: int, now: datetime) -> Standing:
+    """The member's tier and progress as of ``now`` (read only)."""
+    row = find_membership(session, programme_id=ladder.programme_id, customer_id=customer_id)
+    membership = enrol(ladder.ladder, joined_at=now) if row is None else _membership(row)
+    if row is not None and row.ladder_version != ladder.version:
+        old = stored_ladder(session, ladder.programme_id, row.ladder_version)
+        if old is not None:
+            activity = qualifying_activity(
+                session,
+                ladder=ladder.ladder,
+                programme_code=ladder.programme_code,
+                customer_id=customer_id,
+                since=None,
+                now=now,
+            )
+            membership = apply_ladder_change(
+                old, ladder.ladder, membership, activity, now
+            ).membership
+    since = activity_needed_since(ladder.ladder, membership, now)
+    activity = qualifying_activity(
+        session,
+        ladder=ladder.ladder,
+        programme_code=ladder.programme_code,
+        customer_id=customer_id,
+        since=since,
+        now=now,
+    )
+    return Standing(membership, progress(ladder.ladder, membership, activity, now), row is not None)
+
+
+def changes(session: Session, *, programme_id: int, customer_id: int) -> list[TierChange]:
+    return list(
+        session.execute(
+            select(TierChange)
+            .where(TierChange.programme_id == programme_id, TierChange.customer_id == customer_id)
+            .order_by(TierChange.at, TierChange.id)
+        ).scalars()
+    )
+
+
+def due_for_review(
+    session: Session, *, programme_id: int, now: datetime, limit: int = 1_000
+) -> list[int]:
+    """Customers whose review or grace end fell due by ``now``."""
+    rows = session.execute(
+        select(TierMembership.customer_id)
+        .where(
+            TierMembership.programme_id == programme_id,
+            ((TierMembership.review_at <= now) | (TierMembership.grace_until <= now)),
+        )
+        .order_by(TierMembership.customer_id)
+        .limit(limit)
+    ).scalars()
+    return [int(customer) for customer in rows]
+
+
+def merge_memberships(session: Session, survivor_id: int, merged_id: int, now: datetime) -> int:
+    """Customer-merge handler for ``tier_membership``: where both hold a membership in one
+    programme the survivor keeps theirs (re-qualified at their next evaluation on the merged
+    ledger) and the merged one's is deleted; otherwise it moves. History rows move as-is."""
+    rows = list(
+        session.execute(
+            select(TierMembership)
+            .where(TierMembership.customer_id.in_((survivor_id, merged_id)))
+            .order_by(TierMembership.id)
+            .with_for_update()
+        ).scalars()
+    )
+    kept = {row.programme_id for row in rows if row.customer_id == survivor_id}
+    moved = 0
+    for row in rows:
+        if row.customer_id != merged_id:
+            continue
+        if row.programme_id in kept:
+            session.delete(row)
+        else:
+            row.customer_id = survivor_id
+            row.updated_at = now
+        moved += 1
+    session.flush()
+    return moved
