@@ -1,0 +1,1 @@
+"""Churn risk: early-warning rules as configuration and a gradient-boosting model with reasons."""

@@ -1,0 +1,1 @@
+"""Personas: k-means on standardised behavioural features, with a card per cluster."""

@@ -1,0 +1,1 @@
+"""Recommendations: item-item cross-sell/upsell, popularity fallback, next-best-offer."""
