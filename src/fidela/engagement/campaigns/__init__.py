@@ -1,0 +1,1 @@
+"""Campaigns: one-off or scheduled sends to an audience, planned set-based."""

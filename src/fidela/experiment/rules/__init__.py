@@ -1,0 +1,1 @@
+"""Pure experiment rules: deterministic assignment and the statistics of results."""
