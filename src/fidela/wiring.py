@@ -15,13 +15,22 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from fidela.analytics import snapshots as analytics_snapshots
 from fidela.commerce import service as commerce
 from fidela.customer.merge import MergeHandler
 from fidela.customer.rules import CustomerPolicy, parse_priority
+from fidela.engagement.journeys import service as journeys
 from fidela.event.dispatch import SubscriberRegistry
 from fidela.ledger import service as ledger
+from fidela.loyalty import earning as loyalty_earning
+from fidela.loyalty import members as loyalty_members
+from fidela.loyalty import returns as loyalty_returns
+from fidela.loyalty.referral import service as referrals
 from fidela.migrations import metadata as _all_models  # noqa: F401 - loads every table
 from fidela.platform.settings import Settings
+from fidela.reward import charity as reward_charity
+from fidela.segment import service as segments
+from fidela.tier import service as tiers
 
 CustomerView = Callable[[Session, int, datetime], dict[str, Any]]
 
@@ -46,10 +55,30 @@ def build_wiring(settings: Settings) -> Wiring:
     subscribers = SubscriberRegistry()
     subscribers.subscribe("order.completed", "order", batch=commerce.record_orders)
     subscribers.subscribe("order.returned", "return", commerce.record_return)
+    # After "order" and "return": earning reads the recorded order, clawback the return.
+    subscribers.subscribe("*", "loyalty", batch=loyalty_earning.earn_on_events)
+    subscribers.subscribe("order.returned", "loyalty_return", loyalty_returns.claw_back_on_return)
+    # After "order": both read the order the commerce subscriber recorded.
+    subscribers.subscribe("order.completed", "charity_pledges", batch=reward_charity.record_pledges)
+    subscribers.subscribe("order.completed", "referral_purchase", batch=referrals.on_orders)
+    subscribers.subscribe("customer.signed_up", "referral_signup", referrals.on_signup)
+    # Last: goals and triggers read what the others recorded (the order and its customer).
+    subscribers.subscribe("*", "journeys", batch=journeys.on_events)
     return Wiring(
         policy=customer_policy(settings),
         subscribers=subscribers,
-        customer_views={"orders": commerce.summary_for},
+        customer_views={
+            "loyalty": loyalty_members.summary_for,
+            "orders": commerce.summary_for,
+            "segments": segments.segments_for,
+            "scores": analytics_snapshots.scores_for,
+        },
         # Two accounts in one programme must be combined, not re-pointed (unique key).
-        merge_handlers={"ledger_account": ledger.merge_accounts},
+        merge_handlers={
+            "tier_membership": tiers.merge_memberships,
+            "ledger_account": ledger.merge_accounts,
+            # One referral per referee and one code per member: not a plain re-point.
+            "referral": referrals.merge_referrals,
+            "referral_code": referrals.merge_codes,
+        },
     )

@@ -127,3 +127,17 @@ def test_reading_segments_needs_the_analytics_scope(
 ) -> None:
     other = issue(database, clock, "customers:read", name="no-analytics")
     assert client.get("/v1/segments", headers=other).status_code == 403
+
+
+def test_the_customer_360_lists_current_segments_and_scores(
+    client: TestClient, database: Database, clock: Clock, buyers: list[int]
+) -> None:
+    headers = issue(
+        database, clock, "customers:read", "analytics:read", "analytics:write", name="360"
+    )
+    segment = create(client, headers)
+    client.post(f"/v1/segments/{segment['id']}/refresh", headers=headers)
+    view = client.get(f"/v1/customers/{buyers[0]}", headers=headers).json()
+    assert [s["key"] for s in view["extensions"]["segments"]["current"]] == ["buyers"]
+    # No RFM or churn snapshot has been computed yet: the section says so, it does not fail.
+    assert view["extensions"]["scores"] == {"rfm": None, "churn": None}

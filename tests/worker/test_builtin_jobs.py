@@ -39,8 +39,10 @@ def test_every_periodic_job_has_a_handler_and_runs_cleanly(
 ) -> None:
     registry = build_registry(Settings())
     stats = Worker(database=database, registry=registry, clock=clock).run_until_idle()
-    assert stats.claimed == len(registry.periodic) == 3
+    # Every context's periodic jobs run on an empty database without a dead letter.
+    assert len(registry.periodic) >= 3
+    assert stats.claimed == len(registry.periodic)
     assert stats.dead == 0
-    assert stats.done == 3
+    assert stats.done == len(registry.periodic)
     with database.read() as session:
         assert session.execute(select(func.count()).select_from(Event)).scalar_one() == 0

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from fidela.analytics.churn.models import AnalyticsCustomerChurn
 from fidela.analytics.models import AnalyticsCustomerRfm, AnalyticsSnapshot
 
 _RFM_COLUMNS = (
@@ -94,3 +95,17 @@ def find_customer_rfm(
     session: Session, *, snapshot_id: int, customer_id: int
 ) -> AnalyticsCustomerRfm | None:
     return session.get(AnalyticsCustomerRfm, (snapshot_id, customer_id))
+
+
+def find_latest_customer_churn(
+    session: Session, *, customer_id: int
+) -> tuple[datetime, AnalyticsCustomerChurn] | None:
+    """(as_of, row) of the customer in the newest churn snapshot that scored them."""
+    found = session.execute(
+        select(AnalyticsSnapshot.as_of, AnalyticsCustomerChurn)
+        .join(AnalyticsCustomerChurn, AnalyticsCustomerChurn.snapshot_id == AnalyticsSnapshot.id)
+        .where(AnalyticsCustomerChurn.customer_id == customer_id)
+        .order_by(AnalyticsSnapshot.as_of.desc(), AnalyticsSnapshot.id.desc())
+        .limit(1)
+    ).first()
+    return None if found is None else (found[0], found[1])

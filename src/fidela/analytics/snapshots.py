@@ -203,3 +203,38 @@ def series_of(payload: dict[str, Any], kpi: rules.Kpi, segment: str) -> dict[dat
         for row in payload["series"]
         if row["segment"] == segment
     }
+
+
+def scores_for(session: Session, customer_id: int, _now: datetime) -> dict[str, Any]:
+    """The customer-360 section: the person's row in the latest RFM and churn snapshots.
+
+    ``None`` for a score that was never computed for them (no purchase before its as_of, or
+    no snapshot yet): the 360 view shows what is known rather than failing.
+    """
+    rfm: dict[str, Any] | None = None
+    try:
+        snapshot, row = get_customer_rfm(session, customer_id=customer_id)
+    except rules.SnapshotNotFound:
+        pass
+    else:
+        rfm = {
+            "as_of": snapshot.as_of.isoformat(),
+            "r": row.r,
+            "f": row.f,
+            "m": row.m,
+            "segment": row.segment,
+            "value_segment": row.value_segment,
+            "preferred_channel": row.preferred_channel,
+        }
+    churn_row = repository.find_latest_customer_churn(session, customer_id=customer_id)
+    churn = (
+        None
+        if churn_row is None
+        else {
+            "as_of": churn_row[0].isoformat(),
+            "risk": churn_row[1].risk,
+            "reasons": churn_row[1].reasons[:3],
+            "warnings": churn_row[1].warnings,
+        }
+    )
+    return {"rfm": rfm, "churn": churn}

@@ -12,7 +12,22 @@ from fidela.api.errors import install_error_handlers
 from fidela.api.grouping import EventGrouper
 from fidela.api.middleware import RequestContextMiddleware
 from fidela.api.principals import PrincipalCache
-from fidela.api.routes import access, customers, events, system
+from fidela.api.routes import (
+    access,
+    analytics,
+    campaigns,
+    customers,
+    engagement,
+    events,
+    experiments,
+    journeys,
+    loyalty,
+    predictions,
+    referrals,
+    rewards,
+    segments,
+    system,
+)
 from fidela.kernel.clock import utc_now
 from fidela.platform.db import Database
 from fidela.platform.settings import Settings, get_settings
@@ -68,9 +83,22 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(system.router)
+    app.include_router(engagement.router)
+    app.include_router(engagement.public)
+    app.include_router(campaigns.router)
+    app.include_router(journeys.router)
+    app.include_router(journeys.tasks_router)
+    app.include_router(experiments.router)
     app.include_router(customers.router)
     app.include_router(customers.attributes_router)
     app.include_router(customers.consents_router)
     app.include_router(events.router)
+    app.include_router(loyalty.router)
+    app.include_router(loyalty.members_router)
     app.include_router(access.router)
+    app.include_router(analytics.router)
+    app.include_router(segments.router)
+    app.include_router(predictions.router)
+    app.include_router(rewards.router)
+    app.include_router(referrals.router)
     return app

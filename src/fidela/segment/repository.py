@@ -118,3 +118,19 @@ def list_history(
 
 def count_rows(session: Session, query: Any) -> int:
     return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+
+
+def list_current_for_customer(
+    session: Session, *, customer_id: int
+) -> Sequence[tuple[str, str, datetime]]:
+    """(key, name, entered_at) of every segment the customer is in now, by key."""
+    rows = session.execute(
+        select(Segment.key, Segment.name, SegmentMembership.entered_at)
+        .join(SegmentMembership, SegmentMembership.segment_id == Segment.id)
+        .where(
+            SegmentMembership.customer_id == customer_id,
+            SegmentMembership.exited_at.is_(None),
+        )
+        .order_by(Segment.key)
+    ).all()
+    return [(key, name, entered_at) for key, name, entered_at in rows]

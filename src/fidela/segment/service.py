@@ -159,3 +159,14 @@ def membership_history(
     return repository.list_history(
         session, segment_id=segment_id, customer_id=customer_id, after_id=after_id, limit=limit
     )
+
+
+def segments_for(session: Session, customer_id: int, _now: datetime) -> dict[str, Any]:
+    """The customer-360 section: the segments the person belongs to now, since when."""
+    rows = repository.list_current_for_customer(session, customer_id=customer_id)
+    return {
+        "current": [
+            {"key": key, "name": name, "since": entered_at.isoformat()}
+            for key, name, entered_at in rows
+        ]
+    }

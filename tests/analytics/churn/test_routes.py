@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from fidela.analytics import snapshots
 from fidela.analytics.churn import service as churn
 from fidela.analytics.churn.operational import behaviour_tables
 from fidela.analytics.recommend import service as recommend
@@ -59,6 +60,11 @@ def test_stored_predictions_are_served_per_customer(
     one = client.get(f"/v1/analytics/churn/customers/{riskiest['customer_id']}", headers=headers)
     assert one.status_code == 200
     assert one.json()["risk"] == pytest.approx(riskiest["risk"], abs=1e-4)
+    # The customer-360 section reads the same row.
+    with database.read() as session:
+        scores = snapshots.scores_for(session, riskiest["customer_id"], T0)
+    assert scores["churn"]["risk"] == pytest.approx(riskiest["risk"], abs=1e-4)
+    assert scores["rfm"] is None  # no RFM snapshot was stored
 
     first = computed.rows[0]
     products = client.get(

@@ -232,7 +232,10 @@ def _integrated(
             @ weights
         )
         # [p_low, 1/2] in u = ln p: dp = p du.
-        u_low = np.log(aa[:, 0] / tt[:, 0]) - 40.0 / min(a, 1.0)
+        # At t = 0 alpha/t is infinite and the clip below takes the upper bound (the
+        # integral is then 0 anyway): the division warning would only be noise.
+        with np.errstate(divide="ignore"):
+            u_low = np.log(aa[:, 0] / tt[:, 0]) - 40.0 / min(a, 1.0)
         # Not below e^-700: exp would underflow to 0 (the tail term covers the rest).
         u_low = np.clip(u_low, -700.0, np.log(0.25))
         u_high = np.log(0.5)
