@@ -114,3 +114,17 @@ def test_settings_come_from_toml_file_and_environment_wins(tmp_path: Path) -> No
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert result.stdout.split() == ["9001", "warning", "sqlite:///./fidela.db"]
+
+
+def test_a_command_loads_only_its_own_group() -> None:
+    # `fidela db upgrade` must not pay for scikit-learn, pandas or the API at start-up.
+    code = (
+        "import sys; from fidela.cli.main import build_app, requested; "
+        "build_app(requested(['db', 'upgrade'])); "
+        "print(sorted(m for m in ('sklearn', 'pandas', 'fidela.cli.analytics', 'fidela.api.app')"
+        " if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -15,6 +15,7 @@ from fidela.cli import context, imports
 from fidela.cli.output import JsonOption, console, emit
 from fidela.kernel.clock import utc_now
 from fidela.platform import migrate
+from fidela.platform.db import Database
 
 if TYPE_CHECKING:
     from fidela.demo import GenerationConfig, GenerationReport
@@ -122,6 +123,22 @@ def load(
         imports.import_events(data / f"{name}{suffix}", kind=name, source="demo", quiet=quiet)
 
 
+def _ensure_programme(database: Database) -> None:
+    """Create the demo loyalty programme once, before the data, so the history earns points."""
+    from fidela.demo.programme import DEMO_PROGRAMME
+    from fidela.loyalty import programmes
+
+    with database.write() as session:
+        if any(p.code == DEMO_PROGRAMME["code"] for p in programmes.list_programmes(session)):
+            return
+        programmes.create_programme(
+            session,
+            **DEMO_PROGRAMME,
+            now=utc_now(),
+            actor="demo",
+        )
+
+
 @app.command("setup")
 def setup(
     customers: Annotated[int, typer.Option(min=1)] = 10_000,
@@ -145,6 +162,7 @@ def setup(
         _run_generation(
             GenerationConfig(customers=customers, seed=seed, out_dir=out), show_progress=not as_json
         )
+    _ensure_programme(database)
     load(data=out, quiet=as_json)
     now = utc_now()
     with database.write() as session:
