@@ -363,6 +363,18 @@ class CpuUse:
 # --- The server under test ---------------------------------------------------------------
 
 
+def prepare_database(args: argparse.Namespace, env: dict[str, str], workdir: Path) -> None:
+    """Migrate; with ``--earning``, create the demo loyalty programme (earning rules, basket
+    bonus, multiplier, tier ladder, expiry) so every order runs the loyalty engine too."""
+    run_fidela(["db", "upgrade"], env, workdir)
+    if args.earning:
+        from fidela.demo.programme import DEMO_PROGRAMME
+
+        programme = workdir / "programme.json"
+        programme.write_text(json.dumps(DEMO_PROGRAMME))
+        run_fidela(["loyalty", "create", str(programme)], env, workdir)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -838,7 +850,7 @@ def measure_config(
     _log(f"[{workers} server worker(s)] database {name}: migrating")
     create_database(args.database_url, name)
     try:
-        run_fidela(["db", "upgrade"], env, workdir)
+        prepare_database(args, env, workdir)
         created = run_fidela(
             ["apikey", "create", "--name", "bench", "--scope", "events:write", "--json"],
             env,
@@ -1012,7 +1024,7 @@ def measure_import(args: argparse.Namespace, workdir: Path) -> list[ImportPhase]
     _log(f"[import] database {name}: fidela import orders, CSV")
     create_database(args.database_url, name)
     try:
-        run_fidela(["db", "upgrade"], env, workdir)
+        prepare_database(args, env, workdir)
         # Twice, keeping the faster: start-up (imports, typer, the engine) is noisy on 2 cores.
         _, startup, startup_cpu, _ = min(
             (_timed_import(folder / "empty" / "orders.csv", env, workdir) for _ in range(2)),
@@ -1325,6 +1337,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         default=4_000,
         help="orders of existing customers in the import phase (after one per customer)",
+    )
+    parser.add_argument(
+        "--earning",
+        action="store_true",
+        help="run with the demo loyalty programme active (earning rules and tiers)",
     )
     parser.add_argument("--pgbench", default="/usr/bin/pgbench", help="the pgbench binary")
     parser.add_argument("--json", action="store_true", help="print a JSON report on stdout")
