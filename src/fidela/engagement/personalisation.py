@@ -2,9 +2,9 @@
 
 Each variable family comes from a provider: a function of (session, customer ids, now)
 returning a value per customer. The profile and the points balance are built in; other
-contexts (tiers, rewards, recommendations, vouchers) register their providers in
-``wiring.py`` as they become available, and a template using a family nobody provides gets
-an empty value rather than an error, so templates can be written before the data exists.
+contexts' families (tier progress, affordable rewards, vouchers, recommended products) come
+from ``providers.py``; a family with no data for a customer renders empty rather than
+failing, so templates can be written before the data exists.
 """
 
 from __future__ import annotations
@@ -123,5 +123,11 @@ _builders: dict[str, ContextBuilder] = {}
 def context_builder(programme: str) -> ContextBuilder:
     """The process-wide builder for a programme (wiring registers extra providers on it)."""
     if programme not in _builders:
-        _builders[programme] = ContextBuilder(programme)
+        # Imported here: the providers module builds on this one (its Provider type).
+        from fidela.engagement.providers import standard_providers
+
+        builder = ContextBuilder(programme)
+        for family, provider in standard_providers(programme).items():
+            builder.register(family, provider)
+        _builders[programme] = builder
     return _builders[programme]
