@@ -181,6 +181,20 @@ def test_periodic_task_is_enqueued_once_per_slot_whatever_the_number_of_workers(
     assert len(recorder.calls) == 2
 
 
+def test_a_periodic_slot_reached_after_it_ended_is_skipped_not_dead_lettered(
+    database: Database, clock: Clock
+) -> None:
+    recorder = Recorder()
+    late = make_worker(database, clock, recorder, name="late")
+    late.registry.add_periodic(PeriodicTask("tick", "test.send", timedelta(minutes=1)))
+    late.schedule_periodic(clock())  # enqueued, then the worker is busy for two minutes
+    clock.now += timedelta(minutes=2)
+    stats = late.run_until_idle()
+    # The stale slot is skipped (the current slot's message ran instead), nothing is dead.
+    assert (stats.skipped, stats.dead, len(recorder.calls)) == (1, 0, 1)
+    assert counts(database)["dead"] == 0
+
+
 def test_concurrent_workers_never_deliver_a_message_twice(
     committed_database: Database, clock: Clock
 ) -> None:

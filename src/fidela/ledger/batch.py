@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from fidela.ledger.models import LedgerAccount, LedgerEntry, LedgerLot
@@ -29,8 +29,8 @@ from fidela.ledger.service import (
     _check_text,
     earn_points,
 )
+from fidela.platform.bulk import insert_rows, update_rows
 from fidela.platform.db import table_of
-from fidela.platform.upsert import insert_ignoring_conflicts
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,9 @@ def earn_many(
     customers = sorted({r.customer_id for r in requests})
     if len(customers) != len(requests):
         raise ValueError("earn_many takes one request per customer")
-    session.execute(
-        insert_ignoring_conflicts(session, LedgerAccount, "customer_id", "programme"),
+    insert_rows(
+        session,
+        table_of(LedgerAccount),
         [
             {
                 "customer_id": customer,
@@ -79,16 +80,27 @@ def earn_many(
             }
             for customer in customers
         ],
+        skip_conflicts_on=("customer_id", "programme"),
     )
     # Locked in primary-key order, like every other writer of several accounts.
-    accounts = {
-        int(customer): (int(account_id), int(debt))
-        for account_id, customer, debt in session.execute(
-            select(LedgerAccount.id, LedgerAccount.customer_id, LedgerAccount.debt)
-            .where(LedgerAccount.programme == programme, LedgerAccount.customer_id.in_(customers))
-            .order_by(LedgerAccount.id)
-            .with_for_update()
-        ).all()
+    # The cached balances are read under the lock, so the new ones can be written as values
+    # in one statement (``platform.bulk.update_rows``) rather than one increment per account.
+    locked = session.execute(
+        select(
+            LedgerAccount.id,
+            LedgerAccount.customer_id,
+            LedgerAccount.debt,
+            LedgerAccount.available,
+            LedgerAccount.pending,
+            LedgerAccount.version,
+        )
+        .where(LedgerAccount.programme == programme, LedgerAccount.customer_id.in_(customers))
+        .order_by(LedgerAccount.id)
+        .with_for_update()
+    ).all()
+    accounts = {int(row.customer_id): (int(row.id), int(row.debt)) for row in locked}
+    cached = {
+        int(row.id): (int(row.available), int(row.pending), int(row.version)) for row in locked
     }
     keys = [(accounts[r.customer_id][0], f"earn:{r.key}") for r in requests]
     taken = {
@@ -135,8 +147,9 @@ def earn_many(
     lots = table_of(LedgerLot)
     lot_ids = [
         int(lot_id)
-        for lot_id in session.execute(
-            lots.insert().returning(lots.c.id, sort_by_parameter_order=True),
+        for (lot_id,) in insert_rows(
+            session,
+            lots,
             [
                 {
                     "account_id": account_id,
@@ -150,7 +163,8 @@ def earn_many(
                 }
                 for _, account_id, posting in plain
             ],
-        ).scalars()
+            returning=("id",),
+        )
     ]
     entries: list[dict[str, Any]] = []
     moves: dict[int, list[int]] = defaultdict(lambda: [0, 0])
@@ -174,20 +188,40 @@ def earn_many(
             }
         )
         moves[account_id][0 if entry.bucket is Bucket.ACTIVE else 1] += entry.points
-    session.execute(table_of(LedgerEntry).insert(), entries)
-    table = table_of(LedgerAccount)
-    session.execute(
-        table.update()
-        .where(table.c.id == bindparam("account_id"))
-        .values(
-            available=table.c.available + bindparam("active"),
-            pending=table.c.pending + bindparam("held"),
-            version=table.c.version + 1,
-            updated_at=now,
-        ),
+    insert_rows(session, table_of(LedgerEntry), entries)
+    update_rows(
+        session,
+        table_of(LedgerAccount),
         [
-            {"account_id": account_id, "active": active, "held": held}
+            {
+                "id": account_id,
+                "available": cached[account_id][0] + active,
+                "pending": cached[account_id][1] + held,
+                "version": cached[account_id][2] + 1,
+                "updated_at": now,
+            }
             for account_id, (active, held) in sorted(moves.items())
         ],
     )
     return posted
+
+
+def lock_accounts(session: Session, *, programme: str, customer_ids: Sequence[int]) -> None:
+    """Lock the existing accounts of ``customer_ids`` in one programme, in primary-key order.
+
+    A batch books its members in several waves (a member ordering twice is in two); without
+    this, two concurrent batches could lock the same accounts in different orders, one wave
+    at a time, and deadlock. Taking every lock up front in one global order makes concurrent
+    batches queue instead. Accounts that do not exist yet are created later in the batch.
+    """
+    if not customer_ids:
+        return
+    session.execute(
+        select(LedgerAccount.id)
+        .where(
+            LedgerAccount.programme == programme,
+            LedgerAccount.customer_id.in_(sorted(set(customer_ids))),
+        )
+        .order_by(LedgerAccount.id)
+        .with_for_update()
+    ).all()

@@ -8,7 +8,7 @@ Programme-wide budgets live under customer 0.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -116,3 +116,20 @@ def add_counters(session: Session, rows: list[dict[str, Any]]) -> None:
         set_={"value": LoyaltyCounter.value + statement.excluded.value},
     )
     session.execute(statement, ordered)
+
+
+def lock_counters(session: Session, *, programme_id: int, customer_ids: Sequence[int]) -> None:
+    """Lock the members' existing counters (and the programme-wide ones, customer 0) in
+    primary-key order before a batch updates them wave by wave: concurrent batches queue
+    instead of deadlocking."""
+    if not customer_ids:
+        return
+    session.execute(
+        select(LoyaltyCounter.id)
+        .where(
+            LoyaltyCounter.programme_id == programme_id,
+            LoyaltyCounter.customer_id.in_(sorted({0, *customer_ids})),
+        )
+        .order_by(LoyaltyCounter.id)
+        .with_for_update()
+    ).all()

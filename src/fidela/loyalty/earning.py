@@ -37,11 +37,11 @@ from fidela.event.rules import DispatchedEvent
 from fidela.kernel.errors import DomainError, FieldProblem, InvalidInput
 from fidela.ledger import activity as ledger_activity
 from fidela.ledger import service as ledger
-from fidela.ledger.batch import EarnRequest, earn_many
+from fidela.ledger.batch import EarnRequest, earn_many, lock_accounts
 from fidela.ledger.rules import Activity as LedgerActivity
 from fidela.ledger.rules import Hold
 from fidela.loyalty.config import activity_kinds
-from fidela.loyalty.counters import add_counters, counter_rows, load_counters
+from fidela.loyalty.counters import add_counters, counter_rows, load_counters, lock_counters
 from fidela.loyalty.models import LoyaltyEarning
 from fidela.loyalty.programmes import Programme, programmes_in_force
 from fidela.loyalty.rules import (
@@ -634,7 +634,14 @@ def earn_on_events(
         return [None for _ in events]
     failed: dict[int, DomainError] = {}
     effects: list[dict[str, Any]] = [{} for _ in events]
+    members = sorted({e.customer_id for e in events if e.customer_id is not None})
     for programme in programmes:
+        # Every lock the waves below will take, taken now in one global order (accounts, then
+        # memberships, then counters; primary-key order in each): see ledger.batch.lock_accounts.
+        lock_accounts(session, programme=programme.code, customer_ids=members)
+        if programme.ladder is not None:
+            tiers.lock_memberships(session, programme_id=programme.id, customer_ids=members)
+        lock_counters(session, programme_id=programme.id, customer_ids=members)
         wave: list[_Planned] = []
         in_wave: set[int] = set()
         for index, event in enumerate(events):

@@ -12,6 +12,7 @@ A change of tier writes a ``tier_change`` row and a ``tier.changed`` outbox mess
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -449,3 +450,20 @@ def merge_memberships(session: Session, survivor_id: int, merged_id: int, now: d
         moved += 1
     session.flush()
     return moved
+
+
+def lock_memberships(session: Session, *, programme_id: int, customer_ids: Sequence[int]) -> None:
+    """Lock the existing memberships of ``customer_ids`` in primary-key order, before a batch
+    qualifies them in several waves (see ``ledger.batch.lock_accounts``: no deadlock between
+    concurrent batches)."""
+    if not customer_ids:
+        return
+    session.execute(
+        select(TierMembership.id)
+        .where(
+            TierMembership.programme_id == programme_id,
+            TierMembership.customer_id.in_(sorted(set(customer_ids))),
+        )
+        .order_by(TierMembership.id)
+        .with_for_update()
+    ).all()

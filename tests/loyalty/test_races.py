@@ -1,0 +1,70 @@
+"""Concurrent batches with earning active on PostgreSQL: no deadlock, exact points."""
+
+from __future__ import annotations
+
+import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from fidela.ledger import service as ledger
+from fidela.ledger.models import LedgerAccount
+from fidela.platform.db import Database
+from tests.conftest import T0
+from tests.event.builders import order
+from tests.loyalty.setup import LADDER, create, ingest
+
+MEMBERS = 40
+
+
+@pytest.fixture(autouse=True)
+def _postgresql_only(committed_database: Database) -> None:
+    if committed_database.dialect != "postgresql":
+        pytest.skip("row-lock races need PostgreSQL (SQLite serialises writers at BEGIN)")
+
+
+def test_concurrent_batches_naming_the_same_members_in_different_orders_all_commit(
+    committed_database: Database,
+) -> None:
+    database = committed_database
+    # A ladder too, so memberships are locked as well; nobody reaches its upper level.
+    ladder = {
+        **LADDER,
+        "levels": [LADDER["levels"][0], {**LADDER["levels"][1], "threshold": 10**6}],
+    }
+    create(database, T0, ladder=ladder)
+    emails = [f"m{n}@example.com" for n in range(MEMBERS)]
+    # Every member exists and has an account: the batches below only lock, never create.
+    ingest(
+        database,
+        T0,
+        *(order(f"FIRST-{n}", T0, customer={"email": e}) for n, e in enumerate(emails)),
+    )
+    with database.read() as session:
+        first = session.execute(select(func.sum(LedgerAccount.available))).scalar_one()
+    batches: list[list[dict[str, Any]]] = []
+    for b in range(6):
+        shuffled = random.Random(b).sample(emails * 2, k=2 * MEMBERS)  # each member twice
+        batches.append(
+            [
+                order(f"B{b}-{n}", T0, customer={"email": e}, lines=[("P", 1, 1000)])
+                for n, e in enumerate(shuffled)
+            ]
+        )
+    start = threading.Barrier(len(batches))
+
+    def run(events: list[dict[str, Any]]) -> list[str]:
+        start.wait(timeout=30)
+        return [item.status for item in ingest(database, T0, *events)]
+
+    with ThreadPoolExecutor(max_workers=len(batches)) as pool:
+        statuses = list(pool.map(run, batches))
+    assert all(s == "accepted" for batch in statuses for s in batch)
+    with database.read() as session:
+        assert ledger.verify(session) == []
+        total = session.execute(select(func.sum(LedgerAccount.available))).scalar_one()
+    # Each of the 6 x 80 orders of 10 EUR earns 10 points, on top of the first orders'.
+    assert total == first + 6 * 2 * MEMBERS * 10
