@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -113,12 +115,22 @@ def load(
         Path, typer.Option(help="A directory written by `fidela demo generate`.")
     ] = Path("var/demo"),
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    points_payments: Annotated[
+        bool,
+        typer.Option(
+            help="Send the generated orders' points payments. Off for a live programme: the "
+            "generator's points history is its own, and charging it to the programme's "
+            "ledger would reject orders paid with points the programme never awarded.",
+        ),
+    ] = True,
 ) -> None:
     """Load a generated data set through the import path (customers, orders, activity).
     Idempotent: loading twice changes nothing."""
     suffix = ".parquet" if (data / "customers.parquet").exists() else ".csv"
     imports.import_customers(data / f"customers{suffix}", source="demo", quiet=quiet)
-    imports.import_orders(data / f"orders{suffix}", source="demo", quiet=quiet)
+    # Renaming the column away leaves the orders paid by their other methods only.
+    mapping = None if points_payments else ["generated_points_redeemed=points_redeemed"]
+    imports.import_orders(data / f"orders{suffix}", source="demo", mapping=mapping, quiet=quiet)
     for name in ACTIVITY_FILES:
         imports.import_events(data / f"{name}{suffix}", kind=name, source="demo", quiet=quiet)
 
@@ -163,7 +175,9 @@ def setup(
             GenerationConfig(customers=customers, seed=seed, out_dir=out), show_progress=not as_json
         )
     _ensure_programme(database)
-    load(data=out, quiet=as_json)
+    # With --json, stdout carries the one JSON answer: the per-file summaries go to stderr.
+    with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+        load(data=out, quiet=as_json, points_payments=False)
     now = utc_now()
     with database.write() as session:
         # One live demo key at a time: the previous one is revoked, a new one printed.
