@@ -5,6 +5,7 @@ from __future__ import annotations
 from fidela.demo.programme import DEMO_PROGRAMME, DEMO_PROGRAMME_CODE
 from fidela.engagement.personalisation import ContextBuilder
 from fidela.engagement.providers import standard_providers
+from fidela.engagement.templating import names_used
 from fidela.loyalty import programmes
 from fidela.platform.db import Database
 from fidela.reward import service as rewards
@@ -59,3 +60,26 @@ def test_without_a_programme_the_families_render_empty(database: Database, clock
         context = builder().build(session, [max_], clock())[max_]
     assert context["tier"] == {}
     assert context["affordable_rewards"] == []
+
+
+def test_a_batch_gathers_only_the_families_its_templates_read(
+    database: Database, clock: Clock
+) -> None:
+    assert names_used("Hi {{ customer.first_name }}, {{ tier.next.text }}") == {
+        "customer",
+        "tier",
+    }
+    with database.write() as session:
+        programmes.create_programme(session, **DEMO_PROGRAMME, now=clock(), actor="t")
+    ingest(
+        database,
+        clock(),
+        order("P-3", clock(), customer={"email": "ines@example.com"}, lines=[("P1", 1, 2000)]),
+    )
+    ines = customer_of(database, "ines@example.com")
+    with database.read() as session:
+        only_points = builder().build(session, [ines], clock(), families={"points"})[ines]
+        with_tier = builder().build(session, [ines], clock(), families={"tier"})[ines]
+    assert only_points["points"]["balance"] == 20
+    assert only_points["tier"] == {}  # not asked for: not looked up
+    assert with_tier["tier"]["code"] == "member"

@@ -48,7 +48,14 @@ from fidela.engagement.rules import (
     choose_channel,
 )
 from fidela.engagement.templates import TemplateCatalogue
-from fidela.engagement.templating import Brand, Rendered, Source, render_email, render_text_channel
+from fidela.engagement.templating import (
+    Brand,
+    Rendered,
+    Source,
+    names_used,
+    render_email,
+    render_text_channel,
+)
 from fidela.engagement.tracking import Links, suppress, suppressed_addresses
 from fidela.platform.bulk import insert_rows, update_rows
 from fidela.platform.db import Database, table_of
@@ -183,10 +190,13 @@ class Delivery:
                     item.state, item.error = MessageState.SUPPRESSED, "address is suppressed"
         to_render = [i for i in live if i.state is None]
         builder = self.context or context_builder(self.settings.default_programme)
-        contexts = builder.build(
-            session, [i.message.customer_id for i in to_render if i.message.customer_id], now
-        )
         catalogue = TemplateCatalogue(session, self.settings.default_language)
+        contexts = builder.build(
+            session,
+            [i.message.customer_id for i in to_render if i.message.customer_id],
+            now,
+            families=self._families_used(to_render, customers, catalogue),
+        )
         # Render a slice, hand it to its provider, render the next while the first is on the
         # wire: the SMTP round trips overlap with rendering instead of following it.
         pending: list[Future[list[SendResult]]] = []
@@ -196,6 +206,35 @@ class Delivery:
                 self._render(item, contexts, customers, catalogue)
             pending.extend(self._submit(chunk))
         return batch, pending
+
+    def _families_used(
+        self,
+        items: Sequence[_Prepared],
+        customers: Mapping[int, Customer],
+        catalogue: TemplateCatalogue,
+    ) -> set[str]:
+        """The personalisation families the batch's templates read (a few templates serve
+        hundreds of messages, and each parse is cached)."""
+        used: set[str] = set()
+        for item in items:
+            message = item.message
+            customer = customers.get(message.customer_id) if message.customer_id else None
+            if message.template is not None:
+                try:
+                    source, _language, _brand = catalogue.resolve(
+                        message.template,
+                        Channel(message.channel),
+                        customer.language if customer else None,
+                    )
+                except TemplateNotFound:
+                    continue  # reported when the message is rendered
+                texts: tuple[str, ...] = (source.subject, source.body, source.text_body)
+            else:
+                content = message.content or {}
+                texts = tuple(str(content.get(k, "")) for k in ("subject", "body", "text_body"))
+            for text in texts:
+                used |= names_used(text or "")
+        return used
 
     def _address(
         self,

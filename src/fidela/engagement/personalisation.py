@@ -9,7 +9,7 @@ failing, so templates can be written before the data exists.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -103,14 +103,24 @@ class ContextBuilder:
         self._providers[family] = provider
 
     def build(
-        self, session: Session, customer_ids: Sequence[int], now: datetime
+        self,
+        session: Session,
+        customer_ids: Sequence[int],
+        now: datetime,
+        families: Collection[str] | None = None,
     ) -> dict[int, dict[str, Any]]:
+        """Every family for every customer; with ``families``, only those are looked up (the
+        others are empty): a batch whose templates never mention rewards does not pay for
+        them. The profile and the balance are always gathered (cheap, and used by layouts)."""
         ids = sorted(set(customer_ids))
         contexts: dict[int, dict[str, Any]] = {i: {} for i in ids}
         if not ids:
             return contexts
+        wanted = None if families is None else {"customer", "points", *families}
         for family in sorted({*FAMILIES, *self._providers}):
             provider = self._providers.get(family)
+            if wanted is not None and family not in wanted:
+                provider = None
             values = provider(session, ids, now) if provider else {}
             for customer_id in ids:
                 contexts[customer_id][family] = values.get(customer_id, _empty(family))

@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 import mjml
-from jinja2 import ChainableUndefined, Template, TemplateSyntaxError, Undefined, nodes
+from jinja2 import ChainableUndefined, Template, TemplateSyntaxError, Undefined, meta, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -39,6 +39,17 @@ class _Sandbox(ImmutableSandboxedEnvironment):
 
 _environment = _Sandbox(autoescape=False, undefined=ChainableUndefined)
 _html_environment = _Sandbox(autoescape=True, undefined=ChainableUndefined)
+
+
+@lru_cache(maxsize=1024)
+def names_used(source: str) -> frozenset[str]:
+    """The top-level variables a template reads (``points`` for ``{{ points.balance }}``), so
+    a batch only gathers the personalisation families its templates use. A source that does
+    not parse reads nothing here; rendering reports its error."""
+    try:
+        return frozenset(meta.find_undeclared_variables(_environment.parse(source)))
+    except TemplateSyntaxError:
+        return frozenset()
 
 
 @dataclass(frozen=True)
