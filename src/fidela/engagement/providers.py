@@ -16,7 +16,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from fidela.analytics.recommend import service as recommend
 from fidela.engagement.personalisation import Provider
 from fidela.kernel.errors import NotFound
 from fidela.loyalty import members, programmes
@@ -106,6 +105,10 @@ def vouchers_provider(session: Session, ids: Sequence[int], now: datetime) -> di
 def recommended_products_provider(
     session: Session, ids: Sequence[int], _now: datetime
 ) -> dict[int, Any]:
+    # Imported on first use: the recommendation service brings scikit-learn and pandas,
+    # seconds of start-up a worker should pay only if a template lists recommendations.
+    from fidela.analytics.recommend import service as recommend
+
     return {
         customer_id: recommend.recommendations_for(session, customer_id=customer_id)[:LISTED]
         for customer_id in ids
