@@ -15,6 +15,7 @@ from fidela.commerce.models import SalesOrder, SalesOrderLine
 from fidela.customer.models import Customer
 from fidela.event.models import Event
 from fidela.ledger.models import LedgerAccount, LedgerEntry
+from fidela.loyalty.models import LoyaltyProgramme
 
 _ids = count(1)
 
@@ -34,6 +35,10 @@ class Seed:
     events: list[tuple[str, str, str, str | None]] = field(default_factory=list)  # who,type,at,ch
     ledger: list[tuple[str, str, int, str]] = field(default_factory=list)  # who, kind, points, at
     ids: dict[str, int] = field(default_factory=dict)
+    data: dict[int, dict[str, object]] = field(default_factory=dict)  # event index -> data
+    programmes: dict[str, tuple[str, str]] = field(default_factory=dict)  # code -> cost, cur
+    opened: dict[tuple[str, str], str] = field(default_factory=dict)  # (who, prog.) -> at
+    programme_of: dict[int, str] = field(default_factory=dict)  # ledger index -> programme
 
     def customer(self, label: str, joined: str) -> Seed:
         self.customers[label] = joined
@@ -47,8 +52,26 @@ class Seed:
         self.events.append((label, type_, when, channel))
         return self
 
-    def points(self, label: str, kind: str, points: int, when: str) -> Seed:
+    def survey(self, label: str, score: int, when: str, survey: str = "nps") -> Seed:
+        """A ``survey.answered`` event (no channel: surveys carry none)."""
+        self.data[len(self.events)] = {"survey": survey, "score": score}
+        return self.event(label, "survey.answered", when, None)
+
+    def points(
+        self, label: str, kind: str, points: int, when: str, programme: str = "main"
+    ) -> Seed:
+        self.programme_of[len(self.ledger)] = programme
         self.ledger.append((label, kind, points, when))
+        return self
+
+    def enrol(self, label: str, when: str, programme: str = "main") -> Seed:
+        """Open the member's ledger account at ``when`` (by default accounts open on
+        2026-01-01, whatever their entries)."""
+        self.opened[(label, programme)] = when
+        return self
+
+    def programme(self, code: str, cost_per_point: str, currency: str = "EUR") -> Seed:
+        self.programmes[code] = (cost_per_point, currency)
         return self
 
     def insert(self, connection: Connection) -> dict[str, int]:
@@ -103,8 +126,29 @@ class Seed:
                     returned_minor=0,
                 )
             )
-        for label, type_, when, event_channel in self.events:
-            data = {} if event_channel is None else {"channel": event_channel}
+        for code, (cost, currency) in self.programmes.items():
+            connection.execute(
+                insert(LoyaltyProgramme).values(
+                    code=code,
+                    name=code,
+                    currency=currency,
+                    cost_per_point_minor=cost,
+                    return_policy="within_balance",
+                    hold={"kind": "none"},
+                    expiry={"policies": []},
+                    warning_days=30,
+                    active=True,
+                    rule_set_version=0,
+                    ladder_version=0,
+                    version=1,
+                    revision=code,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        for index, (label, type_, when, event_channel) in enumerate(self.events):
+            data: dict[str, object] = {} if event_channel is None else {"channel": event_channel}
+            data.update(self.data.get(index, {}))
             connection.execute(
                 insert(Event).values(
                     source="test",
@@ -116,26 +160,33 @@ class Seed:
                     data=data,
                 )
             )
-        accounts: dict[str, int] = {}
-        for label, kind, points, when in self.ledger:
-            if label not in accounts:
-                accounts[label] = _key(
+        accounts: dict[tuple[str, str], int] = {}
+
+        def account(label: str, programme: str) -> int:
+            if (label, programme) not in accounts:
+                opened = at(self.opened.get((label, programme), "2026-01-01"))
+                accounts[(label, programme)] = _key(
                     connection.execute(
                         insert(LedgerAccount).values(
                             customer_id=self.ids[label],
-                            programme="main",
+                            programme=programme,
                             available=0,
                             pending=0,
                             debt=0,
                             version=1,
-                            created_at=now,
-                            updated_at=now,
+                            created_at=opened,
+                            updated_at=opened,
                         )
                     ).inserted_primary_key
                 )
+            return accounts[(label, programme)]
+
+        for label, programme in self.opened:
+            account(label, programme)
+        for index, (label, kind, points, when) in enumerate(self.ledger):
             connection.execute(
                 insert(LedgerEntry).values(
-                    account_id=accounts[label],
+                    account_id=account(label, self.programme_of[index]),
                     kind=kind,
                     bucket="active",
                     points=points,

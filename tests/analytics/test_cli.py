@@ -67,12 +67,25 @@ def test_rfm_and_kpis_print_json_from_an_export_read_by_duckdb(
     assert body["payload"]["customers"] == 5
     kpis = fidela(
         cli_env, "kpis", "--as-of", "2026-04-01", "--periods", "3", "--kpi", "active_member_rate",
-        "--target", "1", "--deadline", "2026-12-31", "--json",
+        "--json",
     )  # fmt: skip
     assert kpis.exit_code == 0, kpis.output
     document = json.loads(kpis.stdout)
     assert [row["active_member_rate"] for row in document["payload"]["series"]] == [0.4, 0.6, 0.6]
-    assert document["objective"]["progress"] == pytest.approx(0.333333)
+
+
+def test_kpis_accepts_the_programme_kpis(cli_env: None) -> None:
+    """a and b hold accounts opened on 2026-01-01 in programme main, which has no cost."""
+    kpis = fidela(
+        cli_env, "kpis", "--as-of", "2026-04-01", "--periods", "3", "--kpi", "nps",
+        "--kpi", "enrolment_rate", "--kpi", "referral_rate", "--kpi", "programme_roi", "--json",
+    )  # fmt: skip
+    assert kpis.exit_code == 0, kpis.output
+    series = json.loads(kpis.stdout)["payload"]["series"]
+    assert [row["enrolment_rate"] for row in series] == [0.4, 0.4, 0.4]
+    assert [(row["nps"], row["referral_rate"]) for row in series] == [(None, 0.0)] * 3
+    assert [row["programme_roi"] for row in series] == [None] * 3
+    assert series[0]["programme_roi_reason"] == "no cost per point configured for programme 'main'"
 
 
 def test_cohorts_and_funnel_default_to_the_deployment_engine(cli_env: None) -> None:

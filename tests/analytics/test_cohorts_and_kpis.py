@@ -69,6 +69,26 @@ def test_cohorts_since_leaves_out_earlier_cohorts(
     assert [c["cohort"] for c in report["cohorts"]] == ["2026-02", "2026-03"]
 
 
+# The KPIs the expected tuples below list, in order (programme KPIs: test_programme_kpis).
+SALES_AND_POINTS_KPIS = (
+    Kpi.ACTIVE_CUSTOMERS,
+    Kpi.ORDERS,
+    Kpi.REVENUE,
+    Kpi.AVERAGE_BASKET,
+    Kpi.PURCHASE_FREQUENCY,
+    Kpi.REPEAT_PURCHASE_RATE,
+    Kpi.RETENTION_RATE,
+    Kpi.CHURN_RATE,
+    Kpi.HISTORICAL_CLV,
+    Kpi.ACTIVE_MEMBER_RATE,
+    Kpi.POINTS_ISSUED,
+    Kpi.POINTS_REDEEMED,
+    Kpi.POINTS_EXPIRED,
+    Kpi.REDEMPTION_RATE,
+    Kpi.BREAKAGE,
+)
+
+
 def test_monthly_kpis_match_the_hand_computed_answer(
     connection: Connection, make_sources: SourcesFactory
 ) -> None:
@@ -84,7 +104,7 @@ def test_monthly_kpis_match_the_hand_computed_answer(
         ),
     }  # fmt: skip
     for start, values in expected.items():
-        assert tuple(series[start][kpi.value] for kpi in Kpi) == values, start
+        assert tuple(series[start][kpi.value] for kpi in SALES_AND_POINTS_KPIS) == values, start
     email = next(
         e
         for e in report["engagement"]

@@ -1,4 +1,4 @@
-"""The pure analytics vocabulary: quintiles, segment naming, parameters, ratios, objectives."""
+"""The pure analytics vocabulary: quintiles, segment naming, parameters, ratios."""
 
 from __future__ import annotations
 
@@ -10,14 +10,11 @@ from fidela.analytics.rules import (
     InvalidAsOf,
     InvalidPeriod,
     Kpi,
-    Objective,
     Period,
     RfmSegment,
     UnknownKpi,
     average_minor,
-    evaluate_objective,
     fm_score,
-    linear_forecast,
     parse_as_of,
     parse_kpis,
     parse_period,
@@ -120,27 +117,3 @@ def test_rates_round_half_even_and_an_empty_base_is_unknown() -> None:
     assert average_minor(5, 2) == 2  # 2.5 rounds to even
     assert average_minor(7, 2) == 4
     assert average_minor(1, 0) is None
-
-
-def test_linear_forecast_extends_the_least_squares_line() -> None:
-    assert linear_forecast([(0, 1.0), (1, 2.0), (2, 3.0)], 5) == pytest.approx(6.0)
-    assert linear_forecast([(1, 2.0)], 5) is None
-
-
-def test_objective_progress_and_forecast_tell_whether_the_target_will_be_met() -> None:
-    series: dict[date, float | None] = {
-        date(2026, 1, 1): 0.20,
-        date(2026, 2, 1): 0.25,
-        date(2026, 3, 1): None,  # no base that month: skipped
-        date(2026, 4, 1): 0.30,
-    }
-    rising = Objective(Kpi.RETENTION_RATE, target=0.40, deadline=date(2026, 12, 1))
-    status = evaluate_objective(rising, series)
-    assert (status.baseline, status.current, status.observed_periods) == (0.20, 0.30, 3)
-    assert status.progress == 0.5
-    assert status.forecast is not None
-    assert status.forecast > 0.40
-    assert status.on_track is True
-    too_far = Objective(Kpi.RETENTION_RATE, target=0.90, deadline=date(2026, 6, 1))
-    assert evaluate_objective(too_far, series).on_track is False
-    assert evaluate_objective(rising, {}).observed_periods == 0

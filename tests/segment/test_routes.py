@@ -139,5 +139,5 @@ def test_the_customer_360_lists_current_segments_and_scores(
     client.post(f"/v1/segments/{segment['id']}/refresh", headers=headers)
     view = client.get(f"/v1/customers/{buyers[0]}", headers=headers).json()
     assert [s["key"] for s in view["extensions"]["segments"]["current"]] == ["buyers"]
-    # No RFM or churn snapshot has been computed yet: the section says so, it does not fail.
-    assert view["extensions"]["scores"] == {"rfm": None, "churn": None}
+    # No RFM, churn or CLV snapshot has been computed yet: the section says so, not fails.
+    assert view["extensions"]["scores"] == {"rfm": None, "churn": None, "clv": None}

@@ -7,11 +7,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from fidela.analytics.churn.models import AnalyticsCustomerChurn
+from fidela.analytics.clv.models import AnalyticsCustomerClv
 from fidela.analytics.models import AnalyticsCustomerRfm, AnalyticsSnapshot
 from fidela.platform.db import Database
 from fidela.segment import service
 from fidela.segment.rules import (
-    FactUnavailable,
     SegmentDefinitionInvalid,
     SegmentKeyTaken,
     SegmentVersionConflict,
@@ -229,15 +229,58 @@ def test_bad_definitions_point_into_the_request(database: Database, clock: Clock
     assert [p.pointer for p in error.value.problems] == ["/definition/all/0/value"]
 
 
-def test_facts_without_a_snapshot_store_are_refused_up_front(
+def test_facts_the_catalogue_does_not_know_are_refused_up_front(
     database: Database, clock: Clock
 ) -> None:
-    with database.read() as session, pytest.raises(FactUnavailable):
+    with database.read() as session, pytest.raises(SegmentDefinitionInvalid):
         service.preview_count(
-            session,
-            definition={"fact": "clv.value_minor", "op": "gt", "value": 10_000},
-            now=clock(),
+            session, definition={"fact": "clv.value", "op": "gt", "value": 1}, now=clock()
         )
+
+
+def _clv(
+    snapshot_id: int, customer_id: int, clv_minor: int, p_alive: float
+) -> AnalyticsCustomerClv:
+    return AnalyticsCustomerClv(
+        snapshot_id=snapshot_id,
+        customer_id=customer_id,
+        frequency=1,
+        recency_weeks=1.0,
+        age_weeks=2.0,
+        p_alive=p_alive,
+        expected_purchases=1.0,
+        expected_spend_minor=clv_minor,
+        clv_minor=clv_minor,
+        historical_minor=1,
+    )
+
+
+def test_clv_facts_read_the_newest_clv_snapshot(
+    database: Database, clock: Clock, people: dict[str, int]
+) -> None:
+    ann, bob, cid = people["ann"], people["bob"], people["cid"]
+    with database.write() as session:
+        old = _snapshot(session, "clv", clock() - timedelta(days=30))
+        new = _snapshot(session, "clv", clock() - timedelta(days=1))
+        session.add_all(
+            [
+                _clv(old, ann, 1_000, 0.2),
+                _clv(old, bob, 90_000, 0.9),
+                _clv(new, ann, 25_000, 0.8),
+                _clv(new, bob, 5_000, 0.3),
+            ]
+        )
+    valuable = {"fact": "clv.value_minor", "op": "gte", "value": 10_000}
+    assert members(database, valuable, clock) == {ann}  # bob's 90,000 is an old snapshot's
+    # cid bought nothing: no CLV, so unknown, never "below 10,000".
+    assert members(database, {"fact": "clv.value_minor", "op": "lt", "value": 10_000}, clock) == {
+        bob
+    }
+    assert members(database, {"not": valuable}, clock) == {bob, cid}
+    fading = {"fact": "clv.p_alive", "op": "between", "value": [0.0, 0.5]}
+    assert members(database, fading, clock) == {bob}
+    with database.read() as session:
+        assert service.preview_count(session, definition=valuable, now=clock()) == 1
 
 
 def _snapshot(session: Session, kind: str, as_of: datetime) -> int:

@@ -10,6 +10,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from fidela.analytics.churn.models import AnalyticsCustomerChurn
+from fidela.analytics.clv.models import AnalyticsCustomerClv
 from fidela.analytics.models import AnalyticsCustomerRfm, AnalyticsSnapshot
 
 _RFM_COLUMNS = (
@@ -105,6 +106,20 @@ def find_latest_customer_churn(
         select(AnalyticsSnapshot.as_of, AnalyticsCustomerChurn)
         .join(AnalyticsCustomerChurn, AnalyticsCustomerChurn.snapshot_id == AnalyticsSnapshot.id)
         .where(AnalyticsCustomerChurn.customer_id == customer_id)
+        .order_by(AnalyticsSnapshot.as_of.desc(), AnalyticsSnapshot.id.desc())
+        .limit(1)
+    ).first()
+    return None if found is None else (found[0], found[1])
+
+
+def find_latest_customer_clv(
+    session: Session, *, customer_id: int
+) -> tuple[AnalyticsSnapshot, AnalyticsCustomerClv] | None:
+    """(snapshot, row) of the customer in the newest CLV snapshot that values them."""
+    found = session.execute(
+        select(AnalyticsSnapshot, AnalyticsCustomerClv)
+        .join(AnalyticsCustomerClv, AnalyticsCustomerClv.snapshot_id == AnalyticsSnapshot.id)
+        .where(AnalyticsCustomerClv.customer_id == customer_id)
         .order_by(AnalyticsSnapshot.as_of.desc(), AnalyticsSnapshot.id.desc())
         .limit(1)
     ).first()

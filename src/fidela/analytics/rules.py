@@ -15,6 +15,12 @@ Concepts and invariants:
   return, so DuckDB, PostgreSQL and Spark give bit-identical results. Rates are rounded to
   ``RATE_DIGITS`` decimal places with ROUND_HALF_EVEN and serialised as JSON numbers; money
   stays in integer minor units (averages rounded half-even to a whole minor unit).
+- **NPS** counts answers to ``nps`` surveys (scores 0..10): promoters score 9 or 10,
+  detractors 0 to 6; the score is (promoters - detractors) / answers x 100.
+- **Programme ROI** compares members with non-members (the revenue members would have made
+  at the non-members' revenue per active customer) and nets out the cost of the points
+  issued, each programme's points at its own cost per point; without a cost it has no value
+  and says why, never a guessed one.
 - **Objectives** (SMART): a target on a KPI for a segment by a deadline; progress is how much
   of the distance from the baseline to the target has been covered, and the forecast a
   least-squares line through the observed periods, read at the deadline.
@@ -90,12 +96,23 @@ class Kpi(StrEnum):
     RETENTION_RATE = "retention_rate"
     CHURN_RATE = "churn_rate"
     HISTORICAL_CLV = "historical_clv_minor"
+    PREDICTED_CLV = "predicted_clv_minor"
     ACTIVE_MEMBER_RATE = "active_member_rate"
     POINTS_ISSUED = "points_issued"
     POINTS_REDEEMED = "points_redeemed"
     POINTS_EXPIRED = "points_expired"
     REDEMPTION_RATE = "redemption_rate"
     BREAKAGE = "breakage"
+    NPS = "nps"
+    NPS_ANSWERS = "nps_answers"
+    REFERRAL_RATE = "referral_rate"
+    REFERRALS_CONVERTED = "referrals_converted"
+    ENROLMENT_RATE = "enrolment_rate"
+    PROGRAMME_ROI = "programme_roi"
+    MEMBER_ACTIVE_CUSTOMERS = "member_active_customers"
+    MEMBER_REVENUE = "member_revenue_minor"
+    NON_MEMBER_REVENUE = "non_member_revenue_minor"
+    PROGRAMME_COST = "programme_cost_minor"
 
 
 class SegmentBy(StrEnum):
@@ -317,63 +334,112 @@ def average_minor(total_minor: int, count: int) -> int | None:
     return int((Decimal(total_minor) / Decimal(count)).quantize(Decimal(1), ROUND_HALF_EVEN))
 
 
-# --- objectives --------------------------------------------------------------------------
+# --- surveys and the programme's return --------------------------------------------------
+
+NPS_SURVEY = "nps"
+NPS_LOWEST, NPS_HIGHEST = 0, 10
+PROMOTER_LOWEST = 9  # 9 and 10 promote
+DETRACTOR_HIGHEST = 6  # 0 to 6 detract; 7 and 8 are passives, counted in the answers only
 
 
-@dataclass(frozen=True)
-class Objective:
-    """A SMART objective: reach ``target`` on ``kpi`` for ``segment`` by ``deadline``."""
-
-    kpi: Kpi
-    target: float
-    deadline: date
-    segment: str = "all"
-    period: Period = Period.MONTH
-
-
-@dataclass(frozen=True)
-class ObjectiveStatus:
-    baseline: float | None
-    current: float | None
-    progress: float | None  # share of the way from baseline to target, may exceed 1
-    forecast: float | None  # the linear trend read at the deadline
-    on_track: bool | None
-    observed_periods: int
-
-
-def linear_forecast(points: Sequence[tuple[float, float]], at: float) -> float | None:
-    """The least-squares line through ``points`` (x, y) evaluated at ``at``; None for fewer
-    than two distinct x."""
-    if len({x for x, _ in points}) < 2:
+def net_promoter_score(promoters: int, detractors: int, answers: int) -> float | None:
+    """The net promoter score, -100..100: (promoters - detractors) / answers x 100, rounded
+    half-even to ``RATE_DIGITS`` places; None without answers."""
+    if promoters < 0 or detractors < 0 or promoters + detractors > answers:
+        raise ValueError(
+            f"{promoters} promoters and {detractors} detractors among {answers} answers"
+        )
+    if answers == 0:
         return None
-    n = len(points)
-    mean_x = sum(x for x, _ in points) / n
-    mean_y = sum(y for _, y in points) / n
-    sxx = sum((x - mean_x) ** 2 for x, _ in points)
-    sxy = sum((x - mean_x) * (y - mean_y) for x, y in points)
-    slope = sxy / sxx
-    return mean_y + slope * (at - mean_x)
+    value = (Decimal(100 * (promoters - detractors)) / Decimal(answers)).quantize(
+        _RATE_QUANTUM, rounding=ROUND_HALF_EVEN
+    )
+    return float(value)
 
 
-def evaluate_objective(
-    objective: Objective, series: Mapping[date, float | None]
-) -> ObjectiveStatus:
-    """Progress and forecast of ``objective`` from a KPI series (period start -> value).
+@dataclass(frozen=True)
+class ProgrammeCost:
+    """What one point of a programme costs the business, in minor units of ``currency``
+    (None: not configured, or not a decimal >= 0)."""
 
-    Periods with no value (a rate of nothing) are skipped. x is the day number of each
-    period's start, so months of unequal length weigh as they should.
+    currency: str
+    cost_per_point_minor: Decimal | None
+
+
+def parse_cost_per_point(text: str | None) -> Decimal | None:
+    """A programme's configured cost per point (a decimal string), None when it is missing
+    or unusable (the ROI then says why it has no value rather than inventing a cost)."""
+    if text is None:
+        return None
+    try:
+        value = Decimal(text.strip())
+    except ArithmeticError:
+        return None
+    return value if value.is_finite() and value >= 0 else None
+
+
+@dataclass(frozen=True)
+class Explained:
+    """A figure, or None and the reason it has no value."""
+
+    value: int | float | None
+    reason: str | None = None
+
+
+def programme_cost_minor(
+    issued: Mapping[str, int], costs: Mapping[str, ProgrammeCost], currency: str | None
+) -> Explained:
+    """The cost of the points issued (programme code -> points) in minor units: the sum of
+    each programme's points x its own cost per point, rounded half-even once, on the total.
+
+    No value when a programme that issued points has no cost configured or counts its cost
+    in another currency than ``currency`` (the report's; None: no orders to compare with).
     """
-    observed = sorted((day, value) for day, value in series.items() if value is not None)
-    if not observed:
-        return ObjectiveStatus(None, None, None, None, None, 0)
-    baseline, current = observed[0][1], observed[-1][1]
-    distance = objective.target - baseline
-    progress = None if distance == 0 else round((current - baseline) / distance, RATE_DIGITS)
-    points = [(float(day.toordinal()), value) for day, value in observed]
-    forecast = linear_forecast(points, float(objective.deadline.toordinal()))
-    on_track: bool | None = None
-    if forecast is not None:
-        rising = objective.target >= baseline
-        on_track = forecast >= objective.target if rising else forecast <= objective.target
-        forecast = round(forecast, RATE_DIGITS)
-    return ObjectiveStatus(baseline, current, progress, forecast, on_track, len(observed))
+    total = Decimal(0)
+    for programme, points in sorted(issued.items()):
+        if points == 0:
+            continue
+        cost = costs.get(programme)
+        if cost is None or cost.cost_per_point_minor is None:
+            return Explained(None, f"no cost per point configured for programme {programme!r}")
+        if currency is not None and cost.currency != currency:
+            return Explained(
+                None,
+                f"programme {programme!r} costs points in {cost.currency}, "
+                f"the revenue is in {currency}",
+            )
+        total += points * cost.cost_per_point_minor
+    return Explained(int(total.quantize(Decimal(1), rounding=ROUND_HALF_EVEN)))
+
+
+def programme_roi(
+    *,
+    member_revenue_minor: int,
+    member_active: int,
+    non_member_revenue_minor: int,
+    non_member_active: int,
+    cost: Explained,
+) -> Explained:
+    """The programme's return on its cost in a period, as a fraction (0.5: the members
+    brought 1.5 times what they cost):
+
+        (member revenue - member_active x non-member revenue per active non-member - cost)
+        / cost
+
+    The middle term is what the active members would have spent at the non-members' rate,
+    so the numerator is the revenue the programme added, net of its cost. Rounded half-even
+    to ``RATE_DIGITS`` places. No value (with the reason) without a cost, with a cost of
+    zero, or without active non-members to compare with.
+    """
+    if cost.value is None:
+        return Explained(None, cost.reason or "no programme cost")
+    if cost.value == 0:
+        return Explained(None, "the programme cost nothing in the period (no points issued)")
+    if non_member_active == 0:
+        return Explained(None, "no active non-members to compare the members with")
+    expected = Decimal(member_active) * Decimal(non_member_revenue_minor) / non_member_active
+    spent = Decimal(cost.value)
+    value = ((Decimal(member_revenue_minor) - expected - spent) / spent).quantize(
+        _RATE_QUANTUM, rounding=ROUND_HALF_EVEN
+    )
+    return Explained(float(value))

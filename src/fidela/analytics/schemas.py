@@ -52,17 +52,3 @@ class CustomerRfm(BaseModel):
     segment: str = Field(examples=["champions"])
     value_segment: str = Field(examples=["vip"])
     preferred_channel: str | None
-
-
-class ObjectiveStatus(BaseModel):
-    kpi: str
-    segment: str
-    target: float
-    deadline: str
-    as_of: str
-    baseline: float | None
-    current: float | None
-    progress: float | None = Field(description="Share of the way from baseline to target")
-    forecast: float | None = Field(description="Least-squares linear trend read at the deadline")
-    on_track: bool | None
-    observed_periods: int

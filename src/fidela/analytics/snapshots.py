@@ -186,16 +186,6 @@ def get_customer_rfm(
     return view_of(found), row
 
 
-def objective_status(payload: dict[str, Any], objective: rules.Objective) -> rules.ObjectiveStatus:
-    """Progress and forecast of a SMART objective from a KPI snapshot's payload."""
-    if objective.kpi.value not in payload["kpis"]:
-        raise rules.UnknownKpi(
-            f"the KPI snapshot does not hold {objective.kpi.value}",
-            [FieldProblem("/kpi", "compute the snapshot with this KPI")],
-        )
-    return rules.evaluate_objective(objective, series_of(payload, objective.kpi, objective.segment))
-
-
 def series_of(payload: dict[str, Any], kpi: rules.Kpi, segment: str) -> dict[date, float | None]:
     """One KPI's values per period start for one segment, from a KPI payload."""
     return {
@@ -206,7 +196,7 @@ def series_of(payload: dict[str, Any], kpi: rules.Kpi, segment: str) -> dict[dat
 
 
 def scores_for(session: Session, customer_id: int, _now: datetime) -> dict[str, Any]:
-    """The customer-360 section: the person's row in the latest RFM and churn snapshots.
+    """The customer-360 section: the person's row in the latest RFM, churn and CLV snapshots.
 
     ``None`` for a score that was never computed for them (no purchase before its as_of, or
     no snapshot yet): the 360 view shows what is known rather than failing.
@@ -237,4 +227,15 @@ def scores_for(session: Session, customer_id: int, _now: datetime) -> dict[str, 
             "warnings": churn_row[1].warnings,
         }
     )
-    return {"rfm": rfm, "churn": churn}
+    clv_found = repository.find_latest_customer_clv(session, customer_id=customer_id)
+    clv = (
+        None
+        if clv_found is None
+        else {
+            "as_of": clv_found[0].as_of.isoformat(),
+            "currency": clv_found[0].params.get("currency"),
+            "clv_minor": clv_found[1].clv_minor,
+            "p_alive": clv_found[1].p_alive,
+        }
+    )
+    return {"rfm": rfm, "churn": churn, "clv": clv}

@@ -22,6 +22,7 @@ from fidela.api.routes import (
     experiments,
     journeys,
     loyalty,
+    objectives,
     predictions,
     referrals,
     rewards,
@@ -97,6 +98,7 @@ def create_app(
     app.include_router(loyalty.members_router)
     app.include_router(access.router)
     app.include_router(analytics.router)
+    app.include_router(objectives.router)
     app.include_router(segments.router)
     app.include_router(predictions.router)
     app.include_router(rewards.router)

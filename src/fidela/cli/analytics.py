@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from fidela.analytics import rules, snapshots
-from fidela.cli import context, predictions
+from fidela.cli import context, objectives, predictions
 from fidela.cli.output import JsonOption, console, emit, failures_exit_1, print_table
 from fidela.kernel.clock import utc_now
 
 if TYPE_CHECKING:
     from fidela.analytics.snapshots import SnapshotView
-from fidela.kernel.errors import FieldProblem, InvalidInput
+from fidela.kernel.errors import InvalidInput
 
 app = typer.Typer(
     help="Analytics: RFM, cohorts, KPIs, funnels and journeys, stored as snapshots.",
@@ -217,20 +217,11 @@ def kpis(
     kpi: Annotated[
         list[str] | None, typer.Option("--kpi", help="A KPI to include (repeat); default all")
     ] = None,
-    target: Annotated[
-        float | None, typer.Option("--target", help="SMART objective: the value to reach")
-    ] = None,
-    deadline: Annotated[
-        str | None, typer.Option("--deadline", help="SMART objective: YYYY-MM-DD")
-    ] = None,
-    segment: Annotated[str, typer.Option("--segment", help="SMART objective's segment")] = "all",
     currency: CurrencyOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """KPIs per segment and period; with --target and --deadline (and one --kpi), the
-    progress and linear forecast of that objective."""
+    """KPIs per segment and period (targets on a KPI: fidela analytics objectives)."""
     with failures_exit_1():
-        goal = _objective(kpi, target, deadline, segment, period)
         view = run_snapshot(
             snapshots.SnapshotKind.KPIS,
             as_of,
@@ -244,21 +235,7 @@ def kpis(
                 "currency": currency,
             },
         )
-        status = None if goal is None else snapshots.objective_status(view.payload, goal)
     document = _document(view)
-    if goal is not None and status is not None:
-        document["objective"] = {
-            "kpi": goal.kpi.value,
-            "segment": goal.segment,
-            "target": goal.target,
-            "deadline": goal.deadline.isoformat(),
-            "baseline": status.baseline,
-            "current": status.current,
-            "progress": status.progress,
-            "forecast": status.forecast,
-            "on_track": status.on_track,
-            "observed_periods": status.observed_periods,
-        }
 
     def human() -> None:
         names = view.payload["kpis"]
@@ -270,34 +247,8 @@ def kpis(
                 for row in view.payload["series"]
             ],
         )
-        if "objective" in document:
-            console.print(document["objective"])
 
     emit(document, as_json, human)
-
-
-def _objective(
-    kpi: list[str] | None,
-    target: float | None,
-    deadline: str | None,
-    segment: str,
-    period: str,
-) -> rules.Objective | None:
-    if target is None and deadline is None:
-        return None
-    if target is None or deadline is None or not kpi or len(kpi) != 1:
-        raise InvalidInput(
-            "an objective needs --target, --deadline and exactly one --kpi",
-            [FieldProblem("--target", "give --target, --deadline and one --kpi")],
-        )
-    due = rules.parse_as_of(deadline, pointer="--deadline").date()
-    return rules.Objective(
-        kpi=rules.parse_kpis(kpi, pointer="--kpi")[0],
-        target=target,
-        deadline=due,
-        segment=segment,
-        period=rules.parse_period(period, pointer="--period"),
-    )
 
 
 @app.command("funnel")
@@ -372,6 +323,9 @@ def journey(
     _show(view, as_json, human)
 
 
-_REGISTRARS: tuple[Callable[[typer.Typer], None], ...] = (predictions.register,)
+_REGISTRARS: tuple[Callable[[typer.Typer], None], ...] = (
+    predictions.register,
+    objectives.register,
+)
 for _register in _REGISTRARS:
     _register(app)

@@ -1,4 +1,4 @@
-"""``fidela analytics churn|recommend|personas``: the predictive analytics, stored as
+"""``fidela analytics clv|churn|recommend|personas``: the predictive analytics, stored as
 snapshots like the others (registered on the ``analytics`` app by ``register``).
 
 Each command reads the sources on the chosen engine, computes outside any transaction, then
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 from pathlib import Path
+from time import perf_counter
 from typing import Annotated, Any
 
 import typer
@@ -234,7 +235,95 @@ def personas(
     emit(document, as_json, human)
 
 
+def clv(
+    as_of: AsOf = None,
+    engine: Engine = None,
+    source: Source = None,
+    horizon_weeks: Annotated[
+        int, typer.Option("--horizon-weeks", min=1, max=520, help="Prediction horizon.")
+    ] = 52,
+    discount_rate: Annotated[
+        float, typer.Option("--discount-rate", help="Annual discount rate, e.g. 0.10.")
+    ] = 0.10,
+    margin: Annotated[
+        float,
+        typer.Option("--margin", help="Margin share in (0, 1]; 1.0 = revenue CLV."),
+    ] = 1.0,
+    currency: Annotated[
+        str | None,
+        typer.Option("--currency", help="ISO code; default: the only currency orders use."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Predicted CLV per buyer (BG/NBD + Gamma-Gamma, weekly), with the fitted parameters
+    and a holdout check on the last horizon."""
+    from fidela.analytics.clv import service
+
+    with failures_exit_1():
+        when = _as_of(as_of)
+        run = _Run(engine, source)
+        started = perf_counter()
+        with console.status(f"fitting CLV on {run.engine.value}"), run.sources as sources:
+            prediction = service.compute_clv(
+                sources,
+                as_of=when,
+                currency=currency,
+                horizon_weeks=horizon_weeks,
+                discount_rate=discount_rate,
+                margin=margin,
+            )
+        duration_ms = round((perf_counter() - started) * 1000)
+        with run.database.write() as session:
+            snapshot = service.store_clv(
+                session,
+                prediction,
+                engine=run.engine.value,
+                now=utc_now(),
+                duration_ms=duration_ms,
+            )
+            document = _snapshot_document(snapshot)
+    payload = document["payload"]
+
+    def human() -> None:
+        totals = payload["totals"]
+        console.print(
+            f"{payload['customers']} buyers ({payload['repeat_customers']} repeat) as of "
+            f"{payload['as_of']}, {payload['currency']}: predicted CLV over "
+            f"{payload['horizon_weeks']} weeks {totals['clv_sum_minor']} minor units in all, "
+            f"{totals['clv_mean_minor']} on average (margin {payload['margin']}, "
+            f"discount {payload['discount_rate']} a year)"
+        )
+        console.print(f"BG/NBD {payload['bgnbd']['params']}")
+        console.print(f"Gamma-Gamma {payload['gamma_gamma']['params']}")
+        holdout = payload["holdout"]
+        if holdout:
+            purchases = holdout["purchases"]
+            console.print(
+                f"holdout after {holdout['calibration_end']}: purchases per customer actual "
+                f"{purchases['actual_mean']:.3f}, predicted {purchases['predicted_mean']:.3f}"
+            )
+        else:
+            console.print(payload["holdout_problem"])
+        print_table(
+            "highest predicted CLV",
+            ["customer", "clv_minor", "p_alive", "expected purchases", "historical_minor"],
+            [
+                (
+                    r["customer_id"],
+                    r["clv_minor"],
+                    r["p_alive"],
+                    r["expected_purchases"],
+                    r["historical_minor"],
+                )
+                for r in payload["top"]
+            ],
+        )
+
+    emit(document, as_json, human)
+
+
 def register(app: typer.Typer) -> None:
+    app.command("clv")(clv)
     app.command("churn")(churn)
     app.command("recommend")(recommend)
     app.command("personas")(personas)

@@ -8,6 +8,8 @@ from sqlalchemy import MetaData
 from fidela.access import models as access_models
 from fidela.analytics import models as analytics_models
 from fidela.analytics.churn import models as churn_models
+from fidela.analytics.clv import models as clv_models
+from fidela.analytics.objectives import models as objective_models
 from fidela.analytics.recommend import models as recommendation_models
 from fidela.commerce import models as commerce_models
 from fidela.customer import models as customer_models
@@ -30,6 +32,8 @@ MODEL_MODULES = (
     access_models,
     analytics_models,
     churn_models,
+    clv_models,
+    objective_models,
     recommendation_models,
     audit_models,
     campaign_models,

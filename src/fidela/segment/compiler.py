@@ -6,9 +6,10 @@ facts, ``EXISTS`` for consent and tier, a correlated scalar subquery for counts 
 an unknown value is false (`_known`), which keeps ``not`` the exact complement.
 
 Analytics facts read the customer's row in the latest snapshot of their kind (RFM: the newest
-``rfm`` snapshot whatever its parameters; churn risk: the newest ``churn`` snapshot); a
-customer the snapshot does not score has an unknown value. CLV has no per-customer store yet,
-so a definition using it is refused up front (`FactUnavailable`), never at refresh.
+``rfm`` snapshot whatever its parameters; churn risk: the newest ``churn`` snapshot; CLV and
+P(alive): the newest ``clv`` snapshot); a customer the snapshot does not score has an unknown
+value. A fact with no data source in this database would be refused up front
+(`FactUnavailable`), never at refresh.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, sele
 from sqlalchemy.sql.elements import ColumnElement as Element
 
 from fidela.analytics.churn.models import AnalyticsCustomerChurn
+from fidela.analytics.clv.models import AnalyticsCustomerClv
 from fidela.analytics.models import AnalyticsCustomerRfm, AnalyticsSnapshot
 from fidela.commerce.models import SalesOrder
 from fidela.customer.models import ConsentState, Customer
@@ -30,8 +32,14 @@ from fidela.loyalty.models import LoyaltyProgramme
 from fidela.segment.rules import AllOf, AnyOf, Condition, FactUnavailable, Node, Not, facts_of
 from fidela.tier.models import TierMembership
 
-# Facts with no per-customer store yet (CLV snapshots keep no customer rows).
-UNAVAILABLE_FACTS = frozenset({"clv.value_minor"})
+# Facts with no per-customer store yet (none today; kept so a fact can be declared before
+# its store exists).
+UNAVAILABLE_FACTS: frozenset[str] = frozenset()
+
+_CLV_COLUMNS: dict[str, Any] = {
+    "clv.value_minor": AnalyticsCustomerClv.clv_minor,
+    "clv.p_alive": AnalyticsCustomerClv.p_alive,
+}
 
 _RFM_COLUMNS: dict[str, Any] = {
     "rfm.segment": AnalyticsCustomerRfm.segment,
@@ -241,6 +249,12 @@ def _condition(node: Condition, now: datetime) -> ColumnElement[bool]:
             AnalyticsCustomerChurn.customer_id == Customer.id,
         )
         return _compare(risk.scalar_subquery(), op, value)
+    if fact in _CLV_COLUMNS:
+        clv = select(_CLV_COLUMNS[fact]).where(
+            AnalyticsCustomerClv.snapshot_id == _latest_snapshot("clv"),
+            AnalyticsCustomerClv.customer_id == Customer.id,
+        )
+        return _compare(clv.scalar_subquery(), op, value)
     if fact == "tier":
         tiers = select(TierMembership.tier_code).where(TierMembership.customer_id == Customer.id)
         if "programme" in params:

@@ -107,7 +107,12 @@ FACTS: dict[str, FactSpec] = {
     "rfm.r": FactSpec("integer", description="recency quintile 1-5 (latest snapshot)"),
     "rfm.f": FactSpec("integer", description="frequency quintile 1-5 (latest snapshot)"),
     "rfm.m": FactSpec("integer", description="monetary quintile 1-5 (latest snapshot)"),
-    "clv.value_minor": FactSpec("number", description="predicted CLV (latest snapshot)"),
+    "clv.value_minor": FactSpec(
+        "number", description="predicted CLV, minor units (latest CLV snapshot)"
+    ),
+    "clv.p_alive": FactSpec(
+        "number", description="probability 0-1 of still being active (latest CLV snapshot)"
+    ),
     "churn.risk": FactSpec("number", description="churn probability 0-1 (latest snapshot)"),
     "tier": FactSpec("string", frozenset({"programme"}), description="current tier code"),
 }

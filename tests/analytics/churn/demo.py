@@ -130,13 +130,16 @@ def export_as_sources(demo: Path, out: Path) -> Path:
                 "customer_id": _numbers(customer_ids),
                 "type": types,
                 "channel": pa.array([None] * len(types), pa.string()),
+                "survey": pa.array([None] * len(types), pa.string()),
+                "score": pa.array([None] * len(types), pa.int64()),
                 "occurred_at": _naive(times),
             },
             schema=SCHEMAS["event"],
         ),
         out / "event.parquet",
     )
-    pq.write_table(SCHEMAS["ledger_entry"].empty_table(), out / "ledger_entry.parquet")
+    for name in ("ledger_entry", "membership", "programme"):
+        pq.write_table(SCHEMAS[name].empty_table(), out / f"{name}.parquet")
     return out
 
 

@@ -34,7 +34,8 @@ def _extras(tables: BehaviourTables, as_of: datetime) -> tuple[pd.DataFrame, pd.
     cut = int(as_of.timestamp())
     orders = tables.orders.filter(tables.orders.ordered_at.epoch_seconds().cast("int64") < cut)
     channels = orders.group_by("customer_id").aggregate(
-        online_share=orders.channel.isin(ONLINE_CHANNELS).cast("float64").mean()
+        # ifelse, not a cast: PostgreSQL cannot cast a boolean to double precision.
+        online_share=orders.channel.isin(ONLINE_CHANNELS).ifelse(1.0, 0.0).mean()
     )
     # Birth dates are personal data: the demo tables have them, the analytics export does not
     # (the service then passes ages read from the database).

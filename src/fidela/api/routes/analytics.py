@@ -1,4 +1,4 @@
-"""Analytics snapshots: RFM, cohorts, KPIs (and SMART objectives), funnels, journeys.
+"""Analytics snapshots: RFM, cohorts, KPIs, funnels, journeys (objectives: routes/objectives).
 
 Requests read stored snapshots and never recompute: the nightly worker job stores the
 defaults; ``fidela analytics <kind> --as-of DATE`` stores any other parameters.
@@ -6,7 +6,6 @@ defaults; ``fidela analytics <kind> --as-of DATE`` stores any other parameters.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -15,14 +14,12 @@ from fidela.access.rules import Principal
 from fidela.analytics import rules, snapshots
 from fidela.analytics.schemas import (
     CustomerRfm,
-    ObjectiveStatus,
     Snapshot,
     SnapshotList,
     SnapshotMeta,
 )
 from fidela.api.deps import DatabaseDep, scoped
 from fidela.api.errors import PROBLEM_RESPONSES
-from fidela.kernel.errors import FieldProblem, InvalidInput
 
 router = APIRouter(prefix="/v1/analytics", tags=["Analytics"], responses=PROBLEM_RESPONSES)
 Read = Annotated[Principal, Depends(scoped("analytics:read"))]
@@ -139,52 +136,6 @@ def kpis(
     as_of: AsOf = None,
 ) -> Snapshot:
     return _read(database, snapshots.SnapshotKind.KPIS, as_of, params)
-
-
-@router.get(
-    "/kpis/objective",
-    response_model=ObjectiveStatus,
-    summary="Progress and linear forecast of a SMART objective",
-)
-def objective(
-    _: Read,
-    database: DatabaseDep,
-    params: Annotated[KpiParams, Depends(_kpi_params)],
-    kpi: Annotated[str, Query(description="The KPI the target is on")],
-    target: Annotated[float, Query(description="The value to reach")],
-    deadline: Annotated[str, Query(description="YYYY-MM-DD")],
-    segment: Annotated[str, Query(description="The segment (or 'all')")] = "all",
-    as_of: AsOf = None,
-) -> ObjectiveStatus:
-    parsed_kpi = rules.parse_kpis([kpi], pointer="/kpi")[0]
-    try:
-        due = date.fromisoformat(deadline)
-    except ValueError:
-        raise InvalidInput(
-            f"deadline {deadline!r} is not a date", [FieldProblem("/deadline", "YYYY-MM-DD")]
-        ) from None
-    snapshot = _read(database, snapshots.SnapshotKind.KPIS, as_of, params)
-    goal = rules.Objective(
-        kpi=parsed_kpi,
-        target=target,
-        deadline=due,
-        segment=segment,
-        period=rules.Period(snapshot.params["period"]),
-    )
-    status = snapshots.objective_status(snapshot.payload, goal)
-    return ObjectiveStatus(
-        kpi=parsed_kpi.value,
-        segment=segment,
-        target=target,
-        deadline=due.isoformat(),
-        as_of=snapshot.as_of,
-        baseline=status.baseline,
-        current=status.current,
-        progress=status.progress,
-        forecast=status.forecast,
-        on_track=status.on_track,
-        observed_periods=status.observed_periods,
-    )
 
 
 @router.get("/funnel", response_model=Snapshot, summary="Funnel conversion and drop-off")

@@ -1,5 +1,6 @@
-"""Churn risk, recommendations, next-best-offers and personas: read from stored snapshots
-(``fidela analytics churn|recommend|personas`` computes them), never recomputed per request."""
+"""Predicted CLV, churn risk, recommendations, next-best-offers and personas: read from stored
+snapshots (``fidela analytics clv|churn|recommend|personas`` computes them), never recomputed
+per request."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from fidela.access.rules import Principal
 from fidela.analytics.churn import service as churn
+from fidela.analytics.clv import service as clv
 from fidela.analytics.recommend import service as recommend
 from fidela.analytics.recommend.rules import RewardOption
 from fidela.api.deps import DatabaseDep, scoped
@@ -37,6 +39,23 @@ class CustomerChurn(BaseModel):
     warning_score: float
     reasons: list[dict[str, Any]]
     warnings: list[str]
+
+
+class CustomerClv(BaseModel):
+    customer_id: int
+    as_of: datetime
+    currency: str | None = Field(description="the snapshot's currency (of every *_minor)")
+    frequency: int = Field(description="repeat purchase days before as_of")
+    recency_weeks: float
+    age_weeks: float
+    p_alive: float = Field(description="probability 0..1 the customer is still active")
+    expected_purchases: float = Field(description="purchase days expected over the horizon")
+    expected_spend_minor: int = Field(description="expected value of a purchase day")
+    clv_minor: int = Field(description="discounted predicted value over the horizon")
+    historical_minor: int = Field(description="order totals net of returns before as_of")
+    horizon_weeks: int
+    discount_rate: float = Field(description="annual")
+    margin: float = Field(description="1.0 = revenue CLV")
 
 
 class CustomerRecommendations(BaseModel):
@@ -79,6 +98,37 @@ def _snapshot(kind: str, database: Any, as_of: datetime | None) -> PredictionSna
             params=found.params,
             computed_at=found.computed_at,
             payload=found.payload,
+        )
+
+
+@router.get("/clv", response_model=PredictionSnapshot, summary="Predicted CLV snapshot")
+def clv_snapshot(_: Read, database: DatabaseDep, as_of: AsOf = None) -> PredictionSnapshot:
+    """BG/NBD and Gamma-Gamma parameters and log-likelihoods, the holdout check on the last
+    horizon, totals (customers, sum and mean predicted CLV) and the most valuable buyers."""
+    return _snapshot(clv.CLV_KIND, database, as_of)
+
+
+@router.get("/clv/customers/{customer_id}", response_model=CustomerClv, summary="A customer's CLV")
+def customer_clv(customer_id: int, _: Read, database: DatabaseDep) -> CustomerClv:
+    """The customer's row in the newest CLV snapshot that values them (buyers only)."""
+    with database.read() as session:
+        snapshot, row = clv.get_customer_clv(session, customer_id=customer_id)
+        params = snapshot.params
+        return CustomerClv(
+            customer_id=row.customer_id,
+            as_of=snapshot.as_of,
+            currency=params.get("currency"),
+            frequency=row.frequency,
+            recency_weeks=row.recency_weeks,
+            age_weeks=row.age_weeks,
+            p_alive=row.p_alive,
+            expected_purchases=row.expected_purchases,
+            expected_spend_minor=row.expected_spend_minor,
+            clv_minor=row.clv_minor,
+            historical_minor=row.historical_minor,
+            horizon_weeks=params["horizon_weeks"],
+            discount_rate=params["discount_rate"],
+            margin=params["margin"],
         )
 
 

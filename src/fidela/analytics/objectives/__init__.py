@@ -1,0 +1,1 @@
+"""SMART objectives on KPIs: definition, progress, forecast, status and their history."""
