@@ -33,6 +33,14 @@ from fidela.segment import service as segments
 from fidela.tier import service as tiers
 
 CustomerView = Callable[[Session, int, datetime], dict[str, Any]]
+SegmentLookup = Callable[[Session, int, datetime], frozenset[str]]
+
+
+def member_segments(session: Session, customer_id: int, now: datetime) -> frozenset[str]:
+    """The keys of the segments the customer is in now: what reward visibility by segment
+    checks (the reward context sits below segments, so the shells hand this lookup over)."""
+    del now  # memberships are materialised: the current rows are the answer
+    return segments.current_keys(session, customer_id)
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,8 @@ class Wiring:
     subscribers: SubscriberRegistry
     customer_views: Mapping[str, CustomerView] = field(default_factory=dict)
     merge_handlers: Mapping[str, MergeHandler] = field(default_factory=dict)
+    # Never the caller's word: a request claiming a segment must not widen what it sees.
+    member_segments: SegmentLookup = member_segments
 
 
 def customer_policy(settings: Settings) -> CustomerPolicy:

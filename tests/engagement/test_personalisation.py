@@ -9,6 +9,7 @@ from fidela.engagement.templating import names_used
 from fidela.loyalty import programmes
 from fidela.platform.db import Database
 from fidela.reward import service as rewards
+from fidela.segment import service as segments
 from tests.conftest import Clock
 from tests.event.builders import order
 from tests.loyalty.setup import customer_of, ingest
@@ -83,3 +84,41 @@ def test_a_batch_gathers_only_the_families_its_templates_read(
     assert only_points["points"]["balance"] == 20
     assert only_points["tier"] == {}  # not asked for: not looked up
     assert with_tier["tier"]["code"] == "member"
+
+
+def test_a_segment_only_reward_is_offered_to_the_segment_members_only(
+    database: Database, clock: Clock
+) -> None:
+    with database.write() as session:
+        programmes.create_programme(session, **DEMO_PROGRAMME, now=clock(), actor="t")
+        rewards.create_reward(
+            session,
+            programme=DEMO_PROGRAMME_CODE,
+            data=fixed_voucher("vip-coffee", 100, visibility={"segments": ["big-spenders"]}),
+            active=True,
+            now=clock(),
+        )
+    for number, (email, amount) in enumerate(
+        (("ana@example.com", 50000), ("bob@example.com", 12000))
+    ):
+        ingest(
+            database,
+            clock(),
+            order(f"P-{number}", clock(), customer={"email": email}, lines=[("P1", 1, amount)]),
+        )
+    ana, bob = (customer_of(database, e) for e in ("ana@example.com", "bob@example.com"))
+    with database.write() as session:
+        segment = segments.create_segment(
+            session,
+            key="big-spenders",
+            name="Big spenders",
+            description="",
+            definition={"fact": "orders.total_minor", "op": "gt", "value": 40_000},
+            now=clock(),
+        )
+        segments.refresh_segment(session, segment_id=segment.id, now=clock())
+    with database.read() as session:
+        contexts = builder().build(session, [ana, bob], clock())
+    # Both can afford 100 points; only Ana is in the segment the reward is shown to.
+    assert [r["code"] for r in contexts[ana]["affordable_rewards"]] == ["vip-coffee"]
+    assert contexts[bob]["affordable_rewards"] == []

@@ -66,8 +66,19 @@ SCHEDULES = (
 SWITCHED_ON = SCHEDULES[3]
 
 holds = st.sampled_from(
-    (Hold.immediate(), Hold.immediate(), Hold.for_days(7), Hold.for_days(30), Hold.until_event())
+    (
+        Hold.immediate(),
+        Hold.immediate(),
+        Hold.for_days(7),
+        Hold.for_days(30),
+        Hold.until_event(),
+        Hold.until_event("delivered"),
+        Hold.until_event("approved"),
+    )
 )
+# Most orders are ingested as they happen; some arrive late (an import), some very late.
+ages = st.sampled_from((timedelta(0),) * 3 + (timedelta(days=10), timedelta(days=400)))
+activation_events = st.sampled_from((None, "delivered", "approved"))
 points = st.integers(min_value=1, max_value=300)
 OPERATION_KINDS = (
     *("earn",) * 3,
@@ -101,7 +112,7 @@ def _next_operation(draw: st.DrawFn, account: Account, now: datetime, n: int) ->
     kind = draw(st.sampled_from(OPERATION_KINDS))
     if kind == "earn":
         ref = draw(st.sampled_from((f"o{n}", f"o{n}", orders[0])))
-        return Earn(ref, draw(points), draw(holds))
+        return Earn(ref, draw(points), draw(holds), draw(ages))
     if kind == "spend":
         return Spend(f"s{n}", draw(st.integers(min_value=1, max_value=affordable)))
     if kind == "overspend":
@@ -118,7 +129,7 @@ def _next_operation(draw: st.DrawFn, account: Account, now: datetime, n: int) ->
         give = draw(st.integers(min_value=0, max_value=spend.outstanding + 5))
         return Return(f"r{n}", order, claw, give, spend.ref)
     if kind == "activate":
-        return Activate(draw(st.sampled_from(orders)))
+        return Activate(draw(st.sampled_from(orders)), draw(activation_events))
     if kind == "expire":
         return ExpireDue()
     return RecordActivity("purchase", draw(st.integers(min_value=0, max_value=5)))
@@ -309,6 +320,38 @@ def test_points_earned_before_expiry_was_switched_on_never_expire(scenario: Scen
         for entry in step.journal:
             if entry.kind is EntryKind.EXPIRE and entry.lot_id is not None:
                 assert _lot((account,), entry.lot_id).earned_at >= switch_on
+
+
+@common
+@given(scenario=scenarios())
+def test_an_activation_event_releases_only_the_lots_waiting_for_it(scenario: Scenario) -> None:
+    for step in run(scenario):
+        operation = step.operation
+        if step.posting is None or not isinstance(operation, Activate) or operation.event is None:
+            continue
+        before = {lot.id: lot for lot in step.before.lots}
+        for lot in _after(step).lots:
+            old = before.get(lot.id)
+            if old is None or not old.is_pending(step.now) or lot.is_pending(step.now):
+                continue
+            # A return window is never cut short by an event; an event hold only by its own.
+            assert old.activates_at is None
+            assert old.awaits in (operation.event, None)
+
+
+@common
+@given(scenario=scenarios())
+def test_a_late_earn_is_dated_at_its_purchase_and_never_in_the_future(
+    scenario: Scenario,
+) -> None:
+    for step in run(scenario):
+        if step.posting is None or not isinstance(step.operation, Earn):
+            continue
+        lot = step.posting.result
+        assert isinstance(lot, Lot)
+        assert lot.earned_at == step.now - step.operation.age
+        if lot.activates_at is not None and lot.activates_at <= step.now:
+            assert lot.state is LotState.ACTIVE
 
 
 # ------------------------------------------------------------------- the pieces on their own

@@ -21,6 +21,7 @@ from fidela.ledger.rules import (
     ExpirySchedule,
     FixedExpiry,
     Hold,
+    HoldKind,
     InsufficientPoints,
     InvalidExpiryPolicy,
     InvalidLiabilityInput,
@@ -874,3 +875,93 @@ def test_clawbacks_reduce_a_cohorts_issued_points() -> None:
     assert breakage.issued == 100
     months = figures_by_month(entries)
     assert (months[0].clawed_back, months[0].net_issued) == (100, 100)
+
+
+# ---------------------------------------------------- named activation events, late earns
+
+
+def test_an_activation_event_releases_only_the_lots_whose_hold_names_it() -> None:
+    account = earned(Account(), "o1", 50, day(0), hold=Hold.until_event("custom.delivered"))
+    account = earned(account, "o1", 20, day(0), hold=Hold.until_event("custom.reviewed"))
+    account = earned(account, "o1", 30, day(0), hold=Hold.for_days(14))
+    posted = post_activation(account, ref="o1", now=day(2), event="custom.delivered")
+    assert [lot.amount for lot in posted.result] == [50]
+    figures = balance(posted.account, day(2))
+    assert (figures.available, figures.pending) == (50, 50)
+    # The return window is not cut short by an event, and the other event is still awaited.
+    with pytest.raises(NothingPending):
+        post_activation(posted.account, ref="o1", now=day(3), event="custom.delivered")
+    later = post_activation(posted.account, ref="o1", now=day(3), event="custom.reviewed")
+    assert [lot.amount for lot in later.result] == [20]
+
+
+def test_lots_held_before_holds_named_their_event_wait_for_the_programmes_event() -> None:
+    account = earned(Account(), "o1", 40, day(0), hold=Hold.until_event())
+    with pytest.raises(NothingPending):
+        post_activation(account, ref="o1", now=day(1), event="custom.other", unnamed=False)
+    posted = post_activation(account, ref="o1", now=day(1), event="custom.delivered")
+    assert posted.account.cache.active == 40
+
+
+def test_a_hold_names_an_event_only_when_it_waits_for_one() -> None:
+    with pytest.raises(ValueError, match="names an event"):
+        Hold(kind=HoldKind.DAYS, days=3, event="custom.delivered")
+    assert Hold.until_event("custom.delivered").label == "event:custom.delivered"
+    assert Hold.for_days(14).label == "days:14"
+    assert Hold.immediate().label == "none"
+
+
+def test_a_late_earn_is_dated_at_the_purchase_and_expires_from_it() -> None:
+    schedule = ExpirySchedule((FixedExpiry(months=24),))
+    purchase = day(-365)
+    posted = post_earn(
+        Account(), ref="o1", points=70, now=day(0), expiry=schedule, earned_at=purchase
+    )
+    assert posted.result.earned_at == purchase
+    assert posted.result.expires_at == expiry_for(schedule.in_force(purchase), purchase)
+    assert posted.entries == (Entry(EntryKind.EARN, Bucket.ACTIVE, 70, purchase, "o1", 1),)
+
+
+def test_an_earn_dated_in_the_future_is_dated_now() -> None:
+    posted = post_earn(Account(), ref="o1", points=5, now=day(0), earned_at=day(3))
+    assert posted.result.earned_at == day(0)
+
+
+def test_a_late_earn_whose_return_window_is_over_is_active_at_once() -> None:
+    posted = post_earn(
+        Account(), ref="o1", points=60, now=day(0), hold=Hold.for_days(14), earned_at=day(-20)
+    )
+    assert (posted.result.state, posted.result.activates_at) == (LotState.ACTIVE, day(-6))
+    assert (posted.account.cache.active, posted.account.cache.pending) == (60, 0)
+    still_held = post_earn(
+        Account(), ref="o2", points=60, now=day(0), hold=Hold.for_days(14), earned_at=day(-4)
+    )
+    assert still_held.result.activates_at == day(10)
+    assert balance(still_held.account, day(0)).pending == 60
+
+
+def test_a_late_earn_already_past_its_expiry_is_never_spendable() -> None:
+    schedule = ExpirySchedule((FixedExpiry(months=24),))
+    account = post_earn(
+        Account(), ref="old", points=90, now=day(0), expiry=schedule, earned_at=day(-800)
+    ).account
+    figures = balance(account, day(0))
+    assert (figures.available, figures.unrecorded_expiry) == (0, 90)
+    with pytest.raises(InsufficientPoints):
+        post_spend(account, ref="s1", points=1, now=day(0))
+    expired = post_due_expiries(account, now=day(0))
+    assert [entry.kind for entry in expired.entries] == [EntryKind.EXPIRE]
+    assert expired.account.cache.active == 0
+
+
+def test_a_late_earn_from_before_expiry_was_switched_on_never_expires() -> None:
+    switch_on = day(-100)
+    schedule = ExpirySchedule((FixedExpiry(days=30, effective_from=switch_on),))
+    before = post_earn(
+        Account(), ref="o1", points=10, now=day(0), expiry=schedule, earned_at=day(-200)
+    )
+    after = post_earn(
+        Account(), ref="o2", points=10, now=day(0), expiry=schedule, earned_at=day(-50)
+    )
+    assert before.result.expires_at is None
+    assert after.result.expires_at == expiry_for(schedule.in_force(day(-50)), day(-50))

@@ -20,8 +20,10 @@ DEMO_PROGRAMME: dict[str, Any] = {
     # One point costs half a cent: 200 points make a 1 EUR reward.
     "cost_per_point_minor": "0.5",
     "return_policy": "within_balance",
-    # Points are dated when the event is ingested, so a hold would leave the whole imported
-    # history pending for the first days of the demo: the demo earns immediately.
+    # No return window: the member views built on this programme (personalisation, the live
+    # demo's fresh sign-ups) show what an order earned at once. Points are dated at the
+    # purchase, so a 14-day hold would only leave the last 14 days of the imported history
+    # pending (`demo setup` passes with one).
     "hold": {"kind": "none"},
     "expiry": {"policies": [{"kind": "fixed", "months": 24, "round_to": "month"}]},
     "warning_days": 30,

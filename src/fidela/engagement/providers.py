@@ -20,6 +20,7 @@ from fidela.engagement.personalisation import Provider
 from fidela.kernel.errors import NotFound
 from fidela.loyalty import members, programmes
 from fidela.reward import service as rewards
+from fidela.segment import service as segments
 
 # How many rewards and products a message may list: a template shows a few, not a catalogue.
 LISTED = 5
@@ -67,13 +68,16 @@ def affordable_rewards_provider(programme: str) -> Provider:
             return {}
         found: dict[int, Any] = {}
         for customer_id in ids:
-            traits = rewards.MemberTraits()
+            # The member's real segments: a reward shown only to a segment is offered in a
+            # message exactly when the member could redeem it.
+            keys = segments.current_keys(session, customer_id)
+            traits = rewards.MemberTraits(segments=keys)
             if ladder is not None:
                 tier = members.member_tier(
                     session, customer_id=customer_id, programme=programme, now=now
                 )
                 tags = ladder.level(tier.tier_code).benefits.reward_tags
-                traits = rewards.MemberTraits(tier.tier_code, frozenset(), frozenset(tags))
+                traits = rewards.MemberTraits(tier.tier_code, keys, frozenset(tags))
             _available, rows = rewards.affordable(
                 session, customer_id=customer_id, programme=programme, now=now, traits=traits
             )

@@ -21,6 +21,7 @@ from fidela.ledger.rules import (
     counts_as_activity,
     expiry_for,
     post_activation,
+    released_by,
 )
 from fidela.ledger.rules.lots import LotState
 from fidela.ledger.service import Reason, _lock, _persist, debt_debits
@@ -36,9 +37,13 @@ def activate_ref(
     now: datetime,
     expiry: ExpirySchedule | None = None,
     reason: Reason | None = None,
+    event: str | None = None,
+    unnamed: bool = True,
 ) -> int:
-    """Activate every point of ``ref`` (an order) still pending, by an activation event; their
-    expiry clock starts now. Returns the points activated (0 when nothing was pending, so a
+    """Activate the points of ``ref`` (an order) that activation event ``event`` releases:
+    lots held until that event, and with ``unnamed`` lots held until an unnamed event (see
+    ``rules.released_by``; ``event=None`` releases every pending lot of ``ref``). Their
+    expiry clock starts now. Returns the points activated (0 when nothing was released, so a
     repeated activation event changes nothing)."""
     account = repository.find_account(session, customer_id=customer_id, programme=programme)
     if account is None:
@@ -47,7 +52,7 @@ def activate_ref(
     held = [
         lot
         for lot in repository.live_lots(session, account_id=account.id)
-        if lot.ref == ref and lot.is_pending(now)
+        if lot.ref == ref and released_by(lot, event, unnamed=unnamed, now=now)
     ]
     if not held:
         return 0
@@ -57,6 +62,8 @@ def activate_ref(
             ref=ref,
             now=now,
             expiry=expiry,
+            event=event,
+            unnamed=unnamed,
         )
     except NothingPending:  # pragma: no cover - filtered above
         return 0

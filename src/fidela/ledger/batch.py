@@ -6,7 +6,8 @@ lot, every entry, and move every cache. Each lot and entry is what ``earn_points
 written for it (the same pure ``post_earn``). Two things ``earn_points`` also does are left
 to it: an account with debt (new points pay it first) takes the one-by-one path, and lots
 whose hold ended are activated by the activation job rather than caught up here (balances
-read as of now count them already; the cache stays equal to the journal and the lots).
+read as of now count them already; the cache stays equal to the journal and the lots). A new
+lot whose hold is already over (a late import) is posted active, as ``post_earn`` decides.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from fidela.platform.db import table_of
 @dataclass(frozen=True)
 class EarnRequest:
     """One earn of ``points`` for ``customer_id`` under idempotency ``key`` (see
-    ``earn_points``); ``ref`` names what the lot was earned for."""
+    ``earn_points``); ``ref`` names what the lot was earned for, ``earned_at`` when (the
+    purchase; the batch's ``now`` when not given)."""
 
     customer_id: int
     points: int
@@ -44,6 +46,7 @@ class EarnRequest:
     ref: str | None = None
     hold: Hold | None = None
     reason: Reason | None = None
+    earned_at: datetime | None = None
 
 
 def earn_many(
@@ -54,16 +57,17 @@ def earn_many(
     now: datetime,
     expiry: ExpirySchedule | None = None,
 ) -> list[bool]:
-    """Post every request (customers must be distinct); for each, whether it was posted now
-    (False: its key was posted before, nothing written)."""
+    """Post every request (a customer may have several, under distinct keys: one event's
+    lots under different holds); for each, whether it was posted now (False: its key was
+    posted before, nothing written)."""
     if not requests:
         return []
     for request in requests:
         _check_points(request.points)
         _check_text(request.key, "/key", MAX_KEY_LENGTH)
     customers = sorted({r.customer_id for r in requests})
-    if len(customers) != len(requests):
-        raise ValueError("earn_many takes one request per customer")
+    if len({(r.customer_id, r.key) for r in requests}) != len(requests):
+        raise ValueError("earn_many takes each (customer, key) once")
     insert_rows(
         session,
         table_of(LedgerAccount),
@@ -131,6 +135,7 @@ def earn_many(
                 hold=request.hold,
                 expiry=expiry,
                 reason=request.reason,
+                earned_at=request.earned_at,
             )
             continue
         posting = post_earn(
@@ -140,6 +145,7 @@ def earn_many(
             now=now,
             hold=request.hold,
             expiry=expiry,
+            earned_at=request.earned_at,
         )
         plain.append((request, account_id, posting))
     if not plain:
@@ -160,6 +166,7 @@ def earn_many(
                     "state": posting.result.state.value,
                     "activates_at": posting.result.activates_at,
                     "ref": posting.result.ref,
+                    "awaits": posting.result.awaits,
                 }
                 for _, account_id, posting in plain
             ],

@@ -56,6 +56,7 @@ class LedgerLot(Base):
     state: Mapped[str] = mapped_column(String(16))
     activates_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     ref: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    awaits: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
     __table_args__ = (
         # A spend loads the account's live lots; returns find the lots of an order.

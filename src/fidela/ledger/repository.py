@@ -135,6 +135,7 @@ def to_lot(row: LedgerLot) -> Lot:
         state=LotState(row.state),
         activates_at=row.activates_at,
         ref=row.ref,
+        awaits=row.awaits,
     )
 
 
@@ -227,6 +228,7 @@ def add_lot(session: Session, *, account_id: int, lot: Lot) -> int:
                 state=lot.state.value,
                 activates_at=lot.activates_at,
                 ref=lot.ref,
+                awaits=lot.awaits,
             )
             .returning(table_of(LedgerLot).c.id)
         ).scalar_one()

@@ -16,7 +16,7 @@ held, so under PostgreSQL's READ COMMITTED they reflect every committed earlier 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -284,9 +284,11 @@ def earn_points(
     hold: Hold | None = None,
     expiry: ExpirySchedule | None = None,
     reason: Reason | None = None,
+    earned_at: datetime | None = None,
 ) -> EarnResult:
-    """Credit ``points`` (a positive int) to the customer's account as a new lot earned at
-    ``now``: pending under ``hold``, expiring under the policy of ``expiry`` in force now.
+    """Credit ``points`` (a positive int) to the customer's account as a new lot dated
+    ``earned_at`` (the purchase; ``now`` when not given, clamped to ``now``): pending under
+    ``hold`` from that date, expiring under the policy of ``expiry`` in force at that date.
 
     ``key`` identifies the posting (say ``order:<id>``): the same key again, under whatever
     request id, returns the first result and writes nothing; with other points it is a
@@ -316,6 +318,7 @@ def earn_points(
         now=now,
         hold=hold,
         expiry=expiry,
+        earned_at=earned_at,
     )
     entry_ids, ids = _persist(
         session,
@@ -330,16 +333,7 @@ def earn_points(
     # New active points pay the debt a clawback left (no entry: lots and debt shrink alike).
     repository.add_debt(session, account_id=account_id, points=posting.account.debt - owed)
     lot = next(lot for lot in posting.account.lots if lot.id == posting.result.id)
-    stored = Lot(
-        id=ids[lot.id],
-        amount=lot.amount,
-        remaining=lot.remaining,
-        earned_at=lot.earned_at,
-        expires_at=lot.expires_at,
-        state=lot.state,
-        activates_at=lot.activates_at,
-        ref=lot.ref,
-    )
+    stored = replace(lot, id=ids[lot.id])
     return EarnResult(account_id, _main_entry_id(posting, entry_ids, EntryKind.EARN), stored, False)
 
 

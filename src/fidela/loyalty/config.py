@@ -80,9 +80,9 @@ def read_hold(data: object, pointer: str = "/hold") -> HoldConfig:
         return HoldConfig(Hold.for_days(days))
     if kind == "event":
         event = body.get("event")
-        if not isinstance(event, str) or not event.strip():
+        if not isinstance(event, str) or not event.strip() or len(event) > 100:
             raise _fail(f"{pointer}/event", "name the event type that activates the points")
-        return HoldConfig(Hold.until_event(), event)
+        return HoldConfig(Hold.until_event(event), event)
     raise _fail(f"{pointer}/kind", "must be none, days or event")
 
 

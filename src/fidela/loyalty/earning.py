@@ -4,13 +4,16 @@ For each active programme with a rule set, an event may:
 
 - earn points (``order.completed`` through the spend, threshold and punch card rules; other
   types through event rules): the rule set is evaluated with the member's tier multiplier and
-  counters, the points are posted to the ledger as one lot (pending during the programme's
-  hold), the counters are incremented, and for orders what each line earned is kept
-  (``loyalty_earning``) for returns; the member's tier is then re-evaluated (upgrade at once);
+  counters, the points are posted to the ledger as one lot per distinct hold of the rules
+  that awarded them (a rule's own hold, else the programme's for purchases, none for member
+  events), dated at the event's ``occurred_at`` (clamped to now); the counters are
+  incremented, and for orders what each line earned is kept (``loyalty_earning``) for
+  returns; the member's tier is then re-evaluated (upgrade at once);
 - spend the points an order was paid with, under the reference
   ``order:<source>:<external id>`` (idempotent: a checkout that already spent them under that
   reference is not charged again), so a refund can give them back to their lots;
-- activate the held points of an order when the programme's activation event names it;
+- activate the held points of an order that wait for this event type (the programme's
+  activation event, or a rule's);
 - keep the member's points alive when its type counts as activity under the expiry policy.
 
 No programme, or an event no programme cares about, costs one small query per batch. Members
@@ -58,6 +61,8 @@ from fidela.loyalty.rules import (
     counters_needed,
     evaluate,
     line_weights,
+    lot_key,
+    split_by_hold,
 )
 from fidela.platform.upsert import insert_ignoring_conflicts
 from fidela.tier import service as tiers
@@ -255,6 +260,41 @@ def _evaluate(
     return evaluate(rule_set, event, member=member, counters=counters)
 
 
+def default_hold(programme: Programme, subject: Order | MemberEvent) -> Hold:
+    """The hold of points whose rule names none: the programme's return window for
+    purchases; member events' points are not held unless their rule says so."""
+    return programme.hold.hold if isinstance(subject, Order) else Hold.immediate()
+
+
+def earn_requests(
+    programme: Programme,
+    event: DispatchedEvent,
+    subject: Order | MemberEvent,
+    evaluation: Evaluation,
+    *,
+    key: str,
+) -> list[EarnRequest]:
+    """The lots an evaluation posts: one per distinct hold of its awards, all with ``ref``
+    ``key`` (a return or an activation finds every one) and dated at the purchase."""
+    rule_set = programme.rule_set
+    assert rule_set is not None  # noqa: S101 - programmes_in_force keeps those with rules
+    default = default_hold(programme, subject)
+    return [
+        EarnRequest(
+            customer_id=subject.customer_id,
+            points=part.points,
+            key=lot_key(key, part.hold, default),
+            ref=key,
+            hold=part.hold,
+            reason=ledger.Reason(
+                rule=reason_rule(programme, part.awards), event_id=event.id, actor=LOYALTY_ACTOR
+            ),
+            earned_at=subject.occurred_at,
+        )
+        for part in split_by_hold(rule_set, evaluation.awards, default)
+    ]
+
+
 def _earn(
     session: Session,
     programme: Programme,
@@ -263,25 +303,24 @@ def _earn(
     evaluation: Evaluation,
     *,
     key: str,
-    hold: Hold | None,
 ) -> int:
     add_counters(session, counter_rows(programme.id, subject.customer_id, evaluation.usage))
     if evaluation.total_points <= 0:
         return 0
-    ledger.earn_points(
-        session,
-        customer_id=subject.customer_id,
-        programme=programme.code,
-        points=evaluation.total_points,
-        now=event.now,
-        key=key,
-        ref=key,
-        hold=hold,
-        expiry=programme.expiry,
-        reason=ledger.Reason(
-            rule=reason_rule(programme, evaluation.awards), event_id=event.id, actor=LOYALTY_ACTOR
-        ),
-    )
+    for request in earn_requests(programme, event, subject, evaluation, key=key):
+        ledger.earn_points(
+            session,
+            customer_id=request.customer_id,
+            programme=programme.code,
+            points=request.points,
+            now=event.now,
+            key=request.key,
+            ref=request.ref,
+            hold=request.hold,
+            expiry=programme.expiry,
+            reason=request.reason,
+            earned_at=request.earned_at,
+        )
     return evaluation.total_points
 
 
@@ -330,7 +369,6 @@ def _on_order(
         facts.order,
         evaluation,
         key=order_ref(order_id),
-        hold=programme.hold.hold,
     )
     paid = facts.points_paid if paying else 0
     if points > 0 or paid > 0:
@@ -383,8 +421,7 @@ def _after_earning(
 def _activation(
     session: Session, programme: Programme, event: DispatchedEvent, customer_id: int | None
 ) -> int:
-    wanted = programme.hold.event
-    if wanted is None or event.type != wanted or customer_id is None:
+    if event.type not in programme.activation_events or customer_id is None:
         return 0
     external = event.data.get("order_id")
     if not isinstance(external, str):
@@ -403,6 +440,9 @@ def _activation(
         now=event.now,
         expiry=programme.expiry,
         reason=ledger.Reason(event_id=event.id, actor=LOYALTY_ACTOR),
+        event=event.type,
+        # Lots held before holds named their event wait for the programme's.
+        unnamed=event.type == programme.hold.event,
     )
 
 
@@ -425,7 +465,6 @@ def _for_programme(
                 subject,
                 evaluation,
                 key=f"event:{event.id}",
-                hold=None,  # the return window is for purchases
             )
             effect |= _after_earning(session, programme, event, customer_id, points, 0) or {}
     activated = _activation(session, programme, event, customer_id)
@@ -456,7 +495,7 @@ def _concerns(programme: Programme, event: DispatchedEvent, paying: bool) -> boo
     return (
         _earns_on(programme, event.type)
         or paying
-        or event.type == programme.hold.event
+        or event.type in programme.activation_events
         or (event.customer_id is not None and event.type in activity_kinds(programme.expiry))
     )
 
@@ -468,7 +507,7 @@ def _is_plain(programme: Programme, event: DispatchedEvent, paying: bool) -> boo
         return False
     if not (_earns_on(programme, event.type) or event.type in activity_kinds(programme.expiry)):
         return False
-    if event.type == programme.hold.event:
+    if event.type in programme.activation_events:
         return False
     if event.type != ORDER_COMPLETED:
         return True
@@ -539,20 +578,7 @@ def _flush_wave(
         if points <= 0:
             continue
         key = order_ref(item.order_id) if item.order_id is not None else f"event:{item.event.id}"
-        requests.append(
-            EarnRequest(
-                customer_id=customer,
-                points=points,
-                key=key,
-                ref=key,
-                hold=programme.hold.hold if item.facts is not None else None,
-                reason=ledger.Reason(
-                    rule=reason_rule(programme, evaluation.awards),
-                    event_id=item.event.id,
-                    actor=LOYALTY_ACTOR,
-                ),
-            )
-        )
+        requests += earn_requests(programme, item.event, item.subject, evaluation, key=key)
         earned[item.index] = points
         if item.facts is not None and item.order_id is not None:
             earnings.append(
@@ -604,7 +630,7 @@ def _flush_wave(
             ladder=tiers.LadderRef(
                 programme.id, programme.code, programme.ladder, programme.ladder_version
             ),
-            customer_ids=[r.customer_id for r in requests],
+            customer_ids=sorted({r.customer_id for r in requests}),
             now=now,
         )
     for item in wave:

@@ -34,7 +34,7 @@ from fidela.loyalty.config import (
     read_return_policy,
 )
 from fidela.loyalty.models import LoyaltyProgramme, LoyaltyRuleSet
-from fidela.loyalty.rules import InvalidRuleSet, RuleSet, load_rule_set
+from fidela.loyalty.rules import InvalidRuleSet, RuleSet, activation_events, load_rule_set
 from fidela.tier.models import TierLadderVersion
 from fidela.tier.rules import InvalidLadder, TierLadder, check_ladder_change, load_ladder
 from fidela.tier.service import stored_ladder
@@ -87,6 +87,9 @@ class Programme:
     ladder_version: int
     created_at: datetime
     updated_at: datetime
+    # The event types that release some held points (the hold's and the rules'): asked of
+    # every ingested event, so computed once per parsed programme.
+    activation_events: frozenset[str] = frozenset()
 
 
 # revision token -> parsed programme
@@ -131,6 +134,8 @@ def _parsed(session: Session, row: LoyaltyProgramme) -> Programme:
         return cached
     rules = _rules_json(session, row.id, row.rule_set_version)
     ladder = _ladder_json(session, row.id, row.ladder_version)
+    hold = read_hold(row.hold)
+    rule_set = None if rules is None else load_rule_set(rules)
     programme = Programme(
         id=row.id,
         code=row.code,
@@ -138,14 +143,14 @@ def _parsed(session: Session, row: LoyaltyProgramme) -> Programme:
         currency=row.currency,
         cost_per_point_minor=Decimal(row.cost_per_point_minor),
         return_policy=ReturnPolicy(row.return_policy),
-        hold=read_hold(row.hold),
+        hold=hold,
         hold_json=row.hold,
         expiry=read_expiry(row.expiry),
         expiry_json=row.expiry,
         warning_days=row.warning_days,
         active=row.active,
         version=row.version,
-        rule_set=None if rules is None else load_rule_set(rules),
+        rule_set=rule_set,
         rule_set_json=rules,
         rule_set_version=row.rule_set_version,
         ladder=None if ladder is None else load_ladder(ladder),
@@ -153,6 +158,7 @@ def _parsed(session: Session, row: LoyaltyProgramme) -> Programme:
         ladder_version=row.ladder_version,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        activation_events=activation_events(rule_set, hold.hold),
     )
     if len(_cache) > 256:  # bounded: a process sees a handful of programmes
         _cache.clear()

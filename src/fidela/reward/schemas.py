@@ -42,10 +42,16 @@ class StockAdjustment(_In):
 class Traits(_In):
     """Visibility inputs. ``tier`` is used only when the programme runs no tier ladder (with
     a ladder the member's tier and its reward tags come from their membership); segments are
-    resolved by the caller until segments offer a per-member lookup."""
+    always the member's current ones, looked up by the platform."""
 
     tier: str | None = Field(default=None, max_length=64)
-    segments: list[str] = Field(default_factory=list, max_length=100)
+    segments: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        deprecated=True,
+        description="Ignored (accepted so older clients are not refused): visibility uses "
+        "the member's current segments",
+    )
     reward_tags: list[str] = Field(default_factory=list, max_length=100)
 
 

@@ -9,7 +9,8 @@ soonest-expiring lots) and the voucher. Any refusal raises and the shell rolls b
 
 The member's tier and segments come in as `MemberTraits`, resolved by the caller: the tier
 membership is keyed by the loyalty programme, and programmes and segments sit above this
-context in the layers, so the shell looks them up and hands them over.
+context in the layers, so the shell looks them up and hands them over (segments through the
+lookup ``fidela.wiring`` provides, never from the request).
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ _VOUCHER_ATTEMPTS = 5
 
 @dataclass(frozen=True)
 class MemberTraits:
-    """What visibility needs beyond the ledger: resolved by the caller (see the module doc)."""
+    """What visibility needs beyond the ledger: resolved by the caller from the member's own
+    records (see the module doc), never from what a request claims."""
 
     tier_code: str | None = None
     segments: frozenset[str] = frozenset()

@@ -161,6 +161,12 @@ def membership_history(
     )
 
 
+def current_keys(session: Session, customer_id: int) -> frozenset[str]:
+    """The keys of the segments the customer is in now (what reward visibility checks)."""
+    rows = repository.list_current_for_customer(session, customer_id=customer_id)
+    return frozenset(key for key, _name, _entered_at in rows)
+
+
 def segments_for(session: Session, customer_id: int, _now: datetime) -> dict[str, Any]:
     """The customer-360 section: the segments the person belongs to now, since when."""
     rows = repository.list_current_for_customer(session, customer_id=customer_id)

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from fidela.access.rules import Principal
-from fidela.api.deps import DatabaseDep, NowDep, actor_of, scoped
+from fidela.api.deps import DatabaseDep, NowDep, WiringDep, actor_of, scoped
 from fidela.api.errors import PROBLEM_RESPONSES
 from fidela.api.idempotent import IdempotencyKeyHeader, respond_once
 from fidela.kernel.errors import FieldProblem, InvalidInput
@@ -38,6 +38,7 @@ from fidela.reward.schemas import (
     VoucherStatus,
     VoucherUse,
 )
+from fidela.wiring import Wiring
 
 router = APIRouter(tags=["Rewards"], responses=PROBLEM_RESPONSES)
 Read = Annotated[Principal, Depends(scoped("rewards:read"))]
@@ -161,28 +162,30 @@ def adjust_stock(
 
 def _traits(
     session: Session,
+    wiring: Wiring,
     *,
     customer_id: int,
     programme: str,
     now: datetime,
     tier: str | None,
-    segments: list[str],
     tags: list[str],
 ) -> service.MemberTraits:
     """The member's tier and its reward tags from their tier membership when the programme
     runs a ladder (the caller's ``tier`` is then ignored); otherwise the tier the caller
-    resolved. Segments are the caller's: segments have no per-member lookup yet."""
+    resolved. Segments are always the member's own, looked up now: a caller claiming a
+    segment never widens what the member sees."""
+    segments = wiring.member_segments(session, customer_id, now)
     try:
         standing = members.member_tier(
             session, customer_id=customer_id, programme=programme, now=now
         )
         ladder = programmes.get_programme(session, code=programme).ladder
     except (programmes.ProgrammeNotFound, members.NoTiers):
-        return service.MemberTraits(tier, frozenset(segments), frozenset(tags))
+        return service.MemberTraits(tier, segments, frozenset(tags))
     granted = (
         frozenset() if ladder is None else ladder.level(standing.tier_code).benefits.reward_tags
     )
-    return service.MemberTraits(standing.tier_code, frozenset(segments), frozenset(tags) | granted)
+    return service.MemberTraits(standing.tier_code, segments, frozenset(tags) | granted)
 
 
 @router.post(
@@ -197,21 +200,23 @@ def redeem(
     request: Request,
     principal: Write,
     database: DatabaseDep,
+    wiring: WiringDep,
     now: NowDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     """Spends the points (soonest-expiring lots first), takes one item of stock and issues a
-    voucher code, all or nothing. Retry with the same ``Idempotency-Key``."""
+    voucher code, all or nothing. Retry with the same ``Idempotency-Key``. A reward shown
+    only to some segments is checked against the member's current segments."""
     with database.write() as session:
 
         def run() -> tuple[int, Any]:
             traits = _traits(
                 session,
+                wiring,
                 customer_id=payload.customer_id,
                 programme=service.get_reward(session, code=code).programme,
                 now=now,
                 tier=payload.tier,
-                segments=payload.segments,
                 tags=payload.reward_tags,
             )
             done = service.redeem(
@@ -392,15 +397,23 @@ def affordable(
     customer_id: int,
     _: Read,
     database: DatabaseDep,
+    wiring: WiringDep,
     now: NowDep,
     programme: Annotated[str, Query(min_length=1, max_length=64)] = "main",
     tier: Annotated[str | None, Query(max_length=64)] = None,
-    segment: Annotated[list[str] | None, Query()] = None,
+    segment: Annotated[
+        list[str] | None,
+        Query(
+            deprecated=True,
+            description="Ignored: the member's current segments are looked up",
+        ),
+    ] = None,
     reward_tag: Annotated[list[str] | None, Query()] = None,
 ) -> Affordable:
-    """Visible to the member (``tier``, ``segment``, ``reward_tag`` as resolved by the
-    caller), in their window, in stock, within the member's limits, and affordable from the
-    spendable balance; cheapest first."""
+    """Visible to the member (their current segments; ``tier`` and ``reward_tag`` as
+    resolved by the caller when the programme runs no ladder), in their window, in stock,
+    within the member's limits, and affordable from the spendable balance; cheapest first."""
+    del segment  # accepted so that older clients are not refused; never trusted
     with database.read() as session:
         available, rows = service.affordable(
             session,
@@ -409,11 +422,11 @@ def affordable(
             now=now,
             traits=_traits(
                 session,
+                wiring,
                 customer_id=customer_id,
                 programme=programme,
                 now=now,
                 tier=tier,
-                segments=segment or [],
                 tags=reward_tag or [],
             ),
         )

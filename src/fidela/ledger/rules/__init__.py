@@ -15,7 +15,9 @@ Map of concepts (module in brackets):
 - **Expiry policy** [expiry]: none, fixed duration (days, months) rounded to the end of a day,
   month, quarter, half-year or year, or activity-based; an ``ExpirySchedule`` says which one
   governs a lot by its earn date, so switching a policy on is never retroactive. Holds
-  (pending points), activation, due expiries, expiry warnings.
+  (pending points: none, N days, or until a named activation event), activation, due
+  expiries, expiry warnings. A lot is dated at its purchase (never in the future): its
+  policy, hold end and expiry count from then, so a late import gets no fresh validity.
 - **Returns** [returns]: clawback proportional to the returned value (per line when known),
   rounded on the cumulative target so full returns claw back exactly what was earned; return
   policies ``only_pending`` / ``within_balance`` / ``unlimited``; the points paid for an order
@@ -75,6 +77,7 @@ from fidela.ledger.rules.expiry import (
     expiry_warnings,
     extend_on_activity,
     new_lot,
+    released_by,
 )
 from fidela.ledger.rules.journal import (
     Account,
@@ -228,6 +231,7 @@ __all__ = [
     "post_return",
     "post_spend",
     "realised_breakage",
+    "released_by",
     "replay",
     "restore",
     "returned_share",

@@ -193,14 +193,27 @@ class HoldKind(StrEnum):
 @dataclass(frozen=True)
 class Hold:
     """How long earned points stay pending: not at all, ``days`` (a return window), or until
-    an activation event (delivery confirmed, stay completed)."""
+    an activation event (delivery confirmed, stay completed) of type ``event``; a hold until
+    an unnamed event is released by any activation of its lot's ``ref``."""
 
     kind: HoldKind = HoldKind.NONE
     days: int = 0
+    event: str | None = None
 
     def __post_init__(self) -> None:
         if (self.kind is HoldKind.DAYS) != (self.days > 0):
             raise ValueError("a hold has days > 0 exactly when its kind is 'days'")
+        if self.event is not None and (self.kind is not HoldKind.EVENT or not self.event.strip()):
+            raise ValueError("only a hold until an event names an event type, never blank")
+
+    @property
+    def label(self) -> str:
+        """``none``, ``days:14`` or ``event:<type>``: stable, for keys and reports."""
+        if self.kind is HoldKind.DAYS:
+            return f"days:{self.days}"
+        if self.kind is HoldKind.EVENT:
+            return f"event:{self.event or ''}"
+        return "none"
 
     @classmethod
     def immediate(cls) -> Hold:
@@ -211,8 +224,8 @@ class Hold:
         return cls(HoldKind.DAYS, days)
 
     @classmethod
-    def until_event(cls) -> Hold:
-        return cls(HoldKind.EVENT)
+    def until_event(cls, event: str | None = None) -> Hold:
+        return cls(HoldKind.EVENT, event=event)
 
 
 def _check_governs(policy: ExpiryPolicy, earned_at: datetime) -> None:
@@ -231,7 +244,7 @@ def new_lot(
 ) -> Lot:
     """The lot of an earn of ``points`` at ``earned_at`` under ``policy`` (the one in force at
     ``earned_at``). Held points are pending; their expiry clock starts when they activate, so a
-    lot held until an event has no expiry yet."""
+    lot held until an event has no expiry yet, and records the event it ``awaits``."""
     require_positive(points)
     require_aware(earned_at, "earned_at")
     _check_governs(policy, earned_at)
@@ -253,7 +266,25 @@ def new_lot(
         state=state,
         activates_at=activates_at,
         ref=ref,
+        awaits=hold.event if hold.kind is HoldKind.EVENT else None,
     )
+
+
+def released_by(lot: Lot, event: str | None, *, unnamed: bool, now: datetime) -> bool:
+    """Whether activation event ``event`` releases pending ``lot`` as of ``now``.
+
+    A lot held until an event is released by that event only; a return window (days) is
+    not cut short by an event. ``event=None`` (an explicit activation of a ``ref``) releases
+    every pending lot. Lots held before holds named their event (``awaits`` is ``None``)
+    are released when ``unnamed`` (the event is their programme's activation event).
+    """
+    if not lot.is_pending(now):
+        return False
+    if event is None:
+        return True
+    if lot.activates_at is not None:
+        return False
+    return lot.awaits == event if lot.awaits is not None else unnamed
 
 
 def activate(lot: Lot, at: datetime, policy: ExpiryPolicy) -> Lot:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Generic, TypeAlias, TypeVar
 
@@ -40,6 +40,7 @@ from fidela.ledger.rules.expiry import (
     due_expiries,
     extend_on_activity,
     new_lot,
+    released_by,
 )
 from fidela.ledger.rules.lots import (
     Allocation,
@@ -247,31 +248,56 @@ def post_earn(
     now: datetime,
     hold: Hold | None = None,
     expiry: ExpirySchedule | None = None,
+    earned_at: datetime | None = None,
 ) -> Posting[Lot]:
-    """Earn ``points`` for ``ref`` at ``now``: a new lot under the policy in force now."""
+    """Earn ``points`` for ``ref``: a new lot dated ``earned_at`` (the purchase; ``now`` when
+    not given, and never later than ``now``: nobody earns tomorrow's points today).
+
+    The lot's policy, hold end and expiry all count from that date, so an order imported a
+    year late is not given a fresh validity. A hold already over by ``now`` leaves the lot
+    active at once; a lot already past its expiry is earned and, as of ``now``, expired
+    (not spendable; the expiry job writes its entry like any other's). The earn entry is
+    dated ``earned_at`` too, so tier windows count the points when they were earned.
+    """
+    require_aware(now, "now")
+    dated = now if earned_at is None else min(earned_at, now)
+    require_aware(dated, "earned_at")
     account, entries = _catch_up(account, now)
-    policy = (expiry or ExpirySchedule()).in_force(now)
+    policy = (expiry or ExpirySchedule()).in_force(dated)
     lot = new_lot(
         account.next_lot_id,
         points,
-        earned_at=now,
+        earned_at=dated,
         hold=hold or Hold.immediate(),
         policy=policy,
         ref=ref,
     )
+    # Its return window already over (a late import): active from the start, one entry.
+    lot = next(iter(due_activations([lot], now)), lot)
     bucket = Bucket.PENDING if lot.state is LotState.PENDING else Bucket.ACTIVE
-    earned = Entry(EntryKind.EARN, bucket, points, now, ref, lot.id)
+    earned = Entry(EntryKind.EARN, bucket, points, dated, ref, lot.id)
     account = _settle_debt(_post(_with_lots(account, [lot]), [earned]), now)
     return Posting(account, (*entries, earned), lot)
 
 
 def post_activation(
-    account: Account, *, ref: str, now: datetime, expiry: ExpirySchedule | None = None
+    account: Account,
+    *,
+    ref: str,
+    now: datetime,
+    expiry: ExpirySchedule | None = None,
+    event: str | None = None,
+    unnamed: bool = True,
 ) -> Posting[tuple[Lot, ...]]:
-    """Activate by event every lot of ``ref`` still pending; their expiry clock starts now."""
+    """Activate the lots of ``ref`` that activation event ``event`` releases (see
+    ``released_by``; ``None``: every pending lot of ``ref``); their expiry clock starts now."""
     account, entries = _catch_up(account, now)
     schedule = expiry or ExpirySchedule()
-    held = [lot for lot in account.lots if lot.ref == ref and lot.is_pending(now)]
+    held = [
+        lot
+        for lot in account.lots
+        if lot.ref == ref and released_by(lot, event, unnamed=unnamed, now=now)
+    ]
     if not held:
         raise NothingPending(f"no pending points for '{ref}'")
     activated = tuple(activate(lot, now, schedule.in_force(lot.earned_at)) for lot in held)
@@ -437,14 +463,19 @@ def balance(account: Account, now: datetime, *, expiring_within_days: int = 30) 
 
 @dataclass(frozen=True)
 class Earn:
+    """An earn; ``age`` is how long before the instant it is applied the purchase happened
+    (an order ingested late)."""
+
     ref: str
     points: int
     hold: Hold = field(default_factory=Hold.immediate)
+    age: timedelta = timedelta(0)
 
 
 @dataclass(frozen=True)
 class Activate:
     ref: str
+    event: str | None = None
 
 
 @dataclass(frozen=True)
@@ -499,9 +530,12 @@ def apply(
                 now=now,
                 hold=operation.hold,
                 expiry=expiry,
+                earned_at=now - operation.age,
             )
         case Activate():
-            return post_activation(account, ref=operation.ref, now=now, expiry=expiry)
+            return post_activation(
+                account, ref=operation.ref, now=now, expiry=expiry, event=operation.event
+            )
         case Spend():
             return post_spend(account, ref=operation.ref, points=operation.points, now=now)
         case Cancel():

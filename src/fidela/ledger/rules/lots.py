@@ -43,6 +43,8 @@ class Lot:
     active by itself (a return window of N days); ``None`` on a pending lot means it waits for
     an explicit activation. Once active, ``activates_at`` records when that happened.
     ``ref`` names what the points were earned for (an order), so a return finds its lot.
+    ``awaits`` is the event type a lot held until an event waits for (``None`` on lots held
+    before holds named their event: their programme's activation event releases them).
     """
 
     id: int
@@ -53,6 +55,7 @@ class Lot:
     state: LotState = LotState.ACTIVE
     activates_at: datetime | None = None
     ref: str | None = None
+    awaits: str | None = None
 
     def __post_init__(self) -> None:
         if self.amount <= 0:

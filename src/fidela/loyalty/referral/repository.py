@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -81,9 +81,46 @@ def try_add_code(session: Session, *, customer_id: int, code: str, now: datetime
     return True
 
 
+# The advisory-lock space of referral sources (an arbitrary constant, 'REFR').
+_SOURCE_LOCK_SPACE = 0x52454652
+
+
+def lock_sources(session: Session, sources: Iterable[str | None]) -> None:
+    """Serialise the completions from each named source, in sorted order (the per-source
+    burst is counted under this lock). A source is free text with no row of its own, so on
+    PostgreSQL it is a transaction-scoped advisory lock on its hash (a collision only
+    serialises two sources more than needed); SQLite serialises every writer already."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for source in sorted({source for source in sources if source is not None}):
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:space, hashtext(:source))"),
+            {"space": _SOURCE_LOCK_SPACE, "source": source},
+        )
+
+
+def lock_referrers(session: Session, code_ids: Iterable[int]) -> None:
+    """Serialise the completions of each referrer on their code row, in primary-key order
+    (the per-referrer burst and limit are counted under this lock).
+
+    ``FOR NO KEY UPDATE``, not ``FOR UPDATE``: inserting a referral takes a key-share lock
+    on the code row it references, and ``FOR UPDATE`` conflicts with that, so two
+    concurrent claims would each wait for the other's insert and deadlock. ``NO KEY UPDATE``
+    still excludes every other completion of the referrer. A no-op on SQLite.
+    """
+    ids = sorted(set(code_ids))
+    if ids:
+        session.execute(
+            select(ReferralCode.id)
+            .where(ReferralCode.id.in_(ids))
+            .order_by(ReferralCode.id)
+            .with_for_update(key_share=True)
+        ).all()
+
+
 def lock_code(session: Session, code_id: int) -> None:
-    """Serialises the completions of one referrer (limits are counted under this lock)."""
-    session.execute(select(ReferralCode.id).where(ReferralCode.id == code_id).with_for_update())
+    """``lock_referrers`` for one referrer's code."""
+    lock_referrers(session, [code_id])
 
 
 def insert_referral(session: Session, values: dict[str, Any]) -> int | None:

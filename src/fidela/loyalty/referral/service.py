@@ -6,7 +6,8 @@ replayed event (under a new id) or a concurrent twin finds it moved and pays not
 points are ledger earns keyed ``referral:<id>:referrer|referee``, which a replay cannot post
 twice either. The fraud decision is the pure `check_referral` over the two customers'
 identities (email, phone, card, device) and the recent completions of the referrer or source.
-Completions of one referrer are serialised on their code row, so the per-referrer limit holds.
+Completions from one source are serialised on an advisory lock (PostgreSQL), then those of one
+referrer on their code row, so the burst and per-referrer limits hold under concurrency.
 """
 
 from __future__ import annotations
@@ -300,7 +301,12 @@ def complete(
 ) -> str | None:
     """Decide a claimed referral: ``rewarded`` (both paid), ``held`` (fraud signals, nobody
     paid until review) or ``limit_reached`` (the referrer is past the programme's limit: only
-    the referee is paid). None when another writer completed it first."""
+    the referee is paid). None when another writer completed it first.
+
+    The burst counts are read under the source's lock, then the referrer's (always in that
+    order, as ``on_orders`` takes them for a whole batch), so two concurrent completions
+    cannot both count below the limit."""
+    repository.lock_sources(session, [referral.source])
     repository.lock_code(session, referral.code_id)
     reasons = [*extra_reasons, *_decide(session, referral, terms, now)]
     referrer_points, referee_points = terms.referrer_points, terms.referee_points
@@ -436,6 +442,11 @@ def on_orders(
     claimed = repository.claimed_referrals_of(
         session, (event.customer_id for event in events if event.customer_id is not None)
     )
+    # Every lock the completions below take, taken now in one global order (sources, then
+    # referrers by code id): two batches completing referrals of the same referrers or
+    # sources in different orders queue instead of deadlocking.
+    repository.lock_sources(session, (referral.source for referral in claimed.values()))
+    repository.lock_referrers(session, (referral.code_id for referral in claimed.values()))
     outcomes: list[dict[str, Any] | DomainError | None] = []
     for event in events:
         referral = claimed.get(event.customer_id) if event.customer_id is not None else None

@@ -22,6 +22,9 @@ Concepts:
   across all members. A capped award is reduced and lists the caps that bit.
 - **Counters** (what was used) come in with the event; the evaluation returns the delta
   (``usage``). **Dry runs**: :func:`evaluate` for one event, :func:`replay` for a history.
+- **Holds**: an awarding rule may carry its own pending window (none, N days, until an
+  activation event); an event's points become one lot per distinct hold
+  (:func:`split_by_hold`), each naming the rules that earned it.
 - **Referral fraud**: :func:`check_referral` holds a referral for review on self-referral
   (shared identities) or bursts from one referrer or source.
 
@@ -74,6 +77,13 @@ from fidela.loyalty.rules.definitions import (
 from fidela.loyalty.rules.dry_run import Rejected, ReplayReport, RuleTotals, replay
 from fidela.loyalty.rules.earning import evaluate, line_weights
 from fidela.loyalty.rules.errors import CurrencyNotProgramme, InvalidEarningInput, InvalidRuleSet
+from fidela.loyalty.rules.holds import (
+    HeldPoints,
+    activation_events,
+    hold_of,
+    lot_key,
+    split_by_hold,
+)
 from fidela.loyalty.rules.inputs import Event, Member, MemberEvent, Order, OrderLine
 from fidela.loyalty.rules.loading import load_rule_set
 from fidela.loyalty.rules.periods import DateRange, HourWindow, Period, bucket
@@ -108,6 +118,7 @@ __all__ = [
     "Event",
     "EventRule",
     "FraudReason",
+    "HeldPoints",
     "HourWindow",
     "Identities",
     "InvalidEarningInput",
@@ -137,14 +148,18 @@ __all__ = [
     "ThresholdRule",
     "UseLimit",
     "Verdict",
+    "activation_events",
     "bucket",
     "check_referral",
     "counters_needed",
     "email_mailbox",
     "evaluate",
+    "hold_of",
     "line_weights",
     "load_rule_set",
+    "lot_key",
     "points_cost_minor",
     "precedence",
     "replay",
+    "split_by_hold",
 ]

@@ -3,7 +3,8 @@
 Every rule has an ``id`` (stable, unique: the final tie-breaker), a ``priority`` (higher
 first), an optional exclusive ``group`` and a :class:`~fidela.loyalty.rules.conditions.Scope`
 (who, where, when). Awarding rules (spend, threshold, event, punch card) also carry
-:class:`Limits`; multipliers modify the awards of spend rules and award nothing themselves.
+:class:`Limits` and an optional ``hold`` (their points' pending window); multipliers modify
+the awards of spend rules and award nothing themselves.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from enum import StrEnum
 from typing import ClassVar
 
 from fidela.kernel.points import Rounding
+from fidela.ledger.rules import Hold
 from fidela.loyalty.rules.conditions import AttributeMatch, LineFilter, Scope
 from fidela.loyalty.rules.inputs import Event, MemberEvent, Order
 from fidela.loyalty.rules.periods import Period
@@ -88,7 +90,11 @@ class RuleBase:
 
 @dataclass(frozen=True, kw_only=True)
 class AwardingRule(RuleBase):
+    """``hold``: how long this rule's points stay pending (``None``: the programme's hold for
+    purchase rules, none for event rules)."""
+
     limits: Limits = field(default_factory=Limits)
+    hold: Hold | None = None
 
     def concerns(self, event: Event) -> bool:
         """Whether the rule reacts to this kind of event at all (purchase rules: orders)."""

@@ -21,6 +21,7 @@ from fidela.kernel.decimals import read_decimal
 from fidela.kernel.errors import FieldProblem
 from fidela.kernel.money import KNOWN_CURRENCIES
 from fidela.kernel.points import Rounding
+from fidela.ledger.rules import Hold
 from fidela.loyalty.rules.conditions import AttributeMatch, LineFilter, Scope
 from fidela.loyalty.rules.definitions import (
     Cap,
@@ -53,6 +54,8 @@ E = TypeVar("E", bound=StrEnum)
 
 _RULE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}")
 _EVENT_TYPE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(\.\*)?")
+_EXACT_EVENT_TYPE = re.compile(r"[a-z][a-z0-9_]{0,99}(\.[a-z][a-z0-9_]*)*")
+_HOLD_KEYS = frozenset({"kind", "days", "event"})
 _CLOCK = re.compile(r"(\d{2}):(\d{2})")
 
 _TOP_KEYS = frozenset(
@@ -70,7 +73,7 @@ _COMMON_KEYS = frozenset(
     {"id", "kind", "name", "priority", "group", "channels", "stores", "tiers"}
     | {"valid_from", "valid_until", "dates", "hours"}
 )
-_AWARDING_KEYS = _COMMON_KEYS | {"caps", "limit", "budget"}
+_AWARDING_KEYS = _COMMON_KEYS | {"caps", "limit", "budget", "hold"}
 _ORDER_KEYS = {"lines", "include_shipping", "earn_on_points_payment"}
 _KIND_KEYS: dict[RuleKind, frozenset[str]] = {
     RuleKind.SPEND: _AWARDING_KEYS | _ORDER_KEYS | {"rate"},
@@ -319,6 +322,42 @@ def _limits(reader: _Reader, data: Mapping[str, Any], pointer: str) -> Limits:
     return Limits(caps=_caps(reader, data, "caps", pointer), limit=limit, budget=budget)
 
 
+def _hold(reader: _Reader, data: Mapping[str, Any], pointer: str, kind: RuleKind) -> Hold | None:
+    """A rule's own pending window, in the programme's ``hold`` form; absent: ``None``."""
+    if "hold" not in data:
+        return None
+    where = f"{pointer}/hold"
+    spec = reader.mapping(data["hold"], where, _HOLD_KEYS)
+    hold_kind = spec.get("kind", "none")
+    if hold_kind == "none":
+        for extra in ("days", "event"):
+            if extra in spec:
+                reader.fail(f"{where}/{extra}", "only for a hold in days or until an event")
+        return Hold.immediate()
+    if hold_kind == "days":
+        if "event" in spec:
+            reader.fail(f"{where}/event", "only for a hold until an event")
+        days = reader.integer(spec, "days", where, default=1, minimum=1)
+        return Hold.for_days(days) if reader.required(spec, "days", where) else None
+    if hold_kind == "event":
+        if "days" in spec:
+            reader.fail(f"{where}/days", "only for a hold in days")
+        if kind is RuleKind.EVENT:
+            # An activation event finds held points through the order it names; a member
+            # event's points have no order, so nothing could ever release them.
+            reader.fail(
+                f"{where}/kind", "an event rule's points can be held for days, not until an event"
+            )
+            return None
+        event = spec.get("event")
+        if not isinstance(event, str) or len(event) > 100 or not _EXACT_EVENT_TYPE.fullmatch(event):
+            reader.fail(f"{where}/event", "name the event type that activates the points")
+            return None
+        return Hold.until_event(event)
+    reader.fail(f"{where}/kind", "must be none, days or event")
+    return None
+
+
 def _steps(reader: _Reader, data: Mapping[str, Any], pointer: str) -> tuple[Step, ...]:
     steps: list[Step] = []
     for where, item in reader.items(data, "steps", pointer):
@@ -385,6 +424,7 @@ def _rule(reader: _Reader, data: object, pointer: str) -> Rule | None:
             applies_to=reader.names(data, "applies_to", pointer),
         )
     common["limits"] = _limits(reader, data, pointer)
+    common["hold"] = _hold(reader, data, pointer, kind)
     if kind is RuleKind.SPEND:
         reader.required(data, "rate", pointer)
         return SpendRule(

@@ -265,7 +265,18 @@ class _Run:
         if not _holds(level, amount):
             return state
         detail = f"{self._fmt(amount)} counted with the grace keep {level.name}"
-        return self._renew(state, review_at, self.now, Cause.GRACE_REQUALIFIED, detail)
+        renewed = self._renew(state, review_at, self.now, Cause.GRACE_REQUALIFIED, detail)
+        # The clock stays on the missed review's calendar, but a grace longer than the window
+        # can have outlived the renewed window too: what requalified the member covers the
+        # windows that ended during the grace, so the next review is the first one after now.
+        while renewed.review_at is not None and renewed.review_at <= self.now:
+            start = renewed.review_at
+            renewed = replace(
+                renewed,
+                period_start=start,
+                review_at=window_end(self.ladder, start, anchor_of(renewed)),
+            )
+        return renewed
 
     def undo_return(self, state: Membership) -> Membership:
         order, prior, upgraded_at = state.upgrade_order_ref, state.before_upgrade, state.upgraded_at
