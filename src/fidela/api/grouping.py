@@ -84,25 +84,23 @@ class EventGrouper:
         )
 
     def _ingest_group(self, group: list[_Waiting]) -> list[Outcome]:
+        context = self._context([w.request_id for w in group])
         try:
-            with self.database.write() as session:
-                return list(
-                    service.ingest_many(
-                        session,
-                        [w.event for w in group],
-                        context=self._context([w.request_id for w in group]),
-                    )
+            return self.database.write_retrying(
+                lambda session: list(
+                    service.ingest_many(session, [w.event for w in group], context=context)
                 )
+            )
         except Exception:
             if len(group) == 1:
                 raise
         return [self._ingest_alone(waiting) for waiting in group]
 
     def _ingest_alone(self, waiting: _Waiting) -> Outcome:
+        context = self._context([waiting.request_id])
         try:
-            with self.database.write() as session:
-                return service.ingest_event(
-                    session, event=waiting.event, context=self._context([waiting.request_id])
-                )
+            return self.database.write_retrying(
+                lambda session: service.ingest_event(session, event=waiting.event, context=context)
+            )
         except Exception as exc:
             return exc

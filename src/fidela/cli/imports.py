@@ -5,8 +5,8 @@ the good ones; re-running an import changes nothing; ``--dry-run`` writes nothin
 from __future__ import annotations
 
 import csv
+import functools
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -52,9 +52,10 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
 Chunk = list[tuple[int, dict[str, Any]]]
 
 
-def _unit(dry_run: bool) -> Callable[[], AbstractContextManager[Session]]:
-    database = context.database()
-    return database.rehearse if dry_run else database.write
+def _process_chunk(
+    process: Callable[[Session, Chunk], ImportReport], chunk: Chunk, session: Session
+) -> ImportReport:
+    return process(session, chunk)
 
 
 def _run(
@@ -69,7 +70,7 @@ def _run(
     as_json: bool,
 ) -> ImportReport:
     total = ImportReport()
-    unit = _unit(dry_run)
+    database = context.database()
     progress = Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -82,14 +83,17 @@ def _run(
         task = progress.add_task(f"{label} {path.name}", total=count_rows(path))
         if dry_run:
             # One rehearsal transaction for the whole file: later rows see earlier ones.
-            with unit() as session:
+            with database.rehearse() as session:
                 for chunk in chunks:
                     total.add(process(session, chunk))
                     progress.update(task, advance=len(chunk))
         else:
             for chunk in chunks:
-                with unit() as session:  # one transaction per chunk
-                    total.add(process(session, chunk))
+                # One transaction per chunk, run again whole if PostgreSQL breaks a deadlock
+                # with a concurrent writer: every row kind imports idempotently.
+                total.add(
+                    database.write_retrying(functools.partial(_process_chunk, process, chunk))
+                )
                 progress.update(task, advance=len(chunk))
     if errors is not None:
         with errors.open("w", newline="", encoding="utf-8") as handle:

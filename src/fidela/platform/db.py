@@ -13,12 +13,15 @@ rolls back on error; services receive the session and never commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
@@ -97,6 +100,22 @@ def create_db_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> En
     )
 
 
+T = TypeVar("T")
+
+# SQLSTATEs after which the whole transaction may simply run again: PostgreSQL broke a
+# deadlock (40P01) or refused a serialisation (40001) by rolling the victim back entirely.
+RETRYABLE_STATES = frozenset({"40P01", "40001"})
+WRITE_ATTEMPTS = 4
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Whether ``error`` is a transaction PostgreSQL rolled back to break a deadlock or a
+    serialisation conflict (nothing of it was written)."""
+    if not isinstance(error, DBAPIError):
+        return False
+    return getattr(error.orig, "sqlstate", None) in RETRYABLE_STATES
+
+
 class Database:
     """The engine plus the two kinds of unit of work the shells open."""
 
@@ -127,6 +146,28 @@ class Database:
         """A read-write unit of work: commit on success, roll back on any error."""
         with self._writer() as session, session.begin():
             yield session
+
+    def write_retrying(
+        self,
+        operation: Callable[[Session], T],
+        *,
+        attempts: int = WRITE_ATTEMPTS,
+        pause: Callable[[float], None] = time.sleep,
+    ) -> T:
+        """``operation`` in a write unit of work, run again (up to ``attempts`` times in all)
+        when PostgreSQL rolls the transaction back to break a deadlock or a serialisation
+        conflict. Only for operations that are safe to repeat from scratch: they must derive
+        everything from their inputs and the database (idempotent ingestion does). Each retry
+        waits a short random pause so the two sides of a deadlock do not meet again."""
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.write() as session:
+                    return operation(session)
+            except DBAPIError as error:
+                if attempt == attempts or not is_retryable(error):
+                    raise
+                pause(random.uniform(0.005, 0.05) * attempt)  # noqa: S311 - jitter, not secrets
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @contextmanager
     def rehearse(self) -> Iterator[Session]:

@@ -56,8 +56,11 @@ def ingest_batch(
     """Each event is accepted, recognised as a duplicate, or rejected with a problem whose
     pointers start at ``/events/<index>``. Rejections never undo the accepted ones."""
     context = IngestContext(wiring.subscribers, wiring.policy, now, request_id_of(request))
-    with database.write() as session:
-        items = service.ingest_batch(session, events=batch.events, context=context)
+    # Idempotent ingestion may run again whole when PostgreSQL breaks a deadlock with
+    # another batch (overlapping members locked in another order) by rolling this one back.
+    items = database.write_retrying(
+        lambda session: service.ingest_batch(session, events=batch.events, context=context)
+    )
     result = BatchResult(
         accepted=sum(item.status == "accepted" for item in items),
         duplicates=sum(item.status == "duplicate" for item in items),
