@@ -57,6 +57,16 @@ class Seed:
         self.data[len(self.events)] = {"survey": survey, "score": score}
         return self.event(label, "survey.answered", when, None)
 
+    def support(
+        self, label: str, when: str, *, complaint: bool = False, resolved: bool | None = None
+    ) -> Seed:
+        """A ``support.interaction`` event by chat, a complaint or not."""
+        data: dict[str, object] = {"topic": "delivery", "complaint": complaint}
+        if resolved is not None:
+            data["resolved"] = resolved
+        self.data[len(self.events)] = data
+        return self.event(label, "support.interaction", when, "chat")
+
     def points(
         self, label: str, kind: str, points: int, when: str, programme: str = "main"
     ) -> Seed:

@@ -1,8 +1,8 @@
 """The source tables every analytic reads, the same on every engine.
 
 Each source is one SQLAlchemy ``SELECT`` over the operational tables (no personal data: ids,
-types, channels, survey kinds and scores, amounts, programme costs and instants only). The
-same statement feeds both ways in:
+types, channels, survey kinds and scores, support complaint flags, amounts, programme costs
+and instants only). The same statement feeds both ways in:
 
 - ``export_parquet`` streams it from SQLite or PostgreSQL into Parquet files, which DuckDB
   (embedded, the default) and Spark read;
@@ -111,6 +111,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("channel", pa.string()),
             ("survey", pa.string()),
             ("score", pa.int64()),
+            ("complaint", pa.bool_()),
+            ("resolved", pa.bool_()),
             ("occurred_at", _TS),
         ]
     ),
@@ -155,6 +157,7 @@ TIME_COLUMNS = {
 # Only a survey answer's ``survey`` and ``score`` are read: guarding the cast by the type
 # keeps another type's (or a custom event's) non-integer ``score`` from failing a query.
 _SURVEY = "survey.answered"
+_SUPPORT = "support.interaction"
 
 
 def _selects(utc: Callable[[Any], Any]) -> dict[str, Select[Any]]:
@@ -181,6 +184,10 @@ def _selects(utc: Callable[[Any], Any]) -> dict[str, Select[Any]]:
     answered = Event.type == _SURVEY
     survey = case((answered, type_coerce(Event.data["survey"].as_string(), String)))
     score = case((answered, cast(Event.data["score"].as_string(), BigInteger)))
+    # A support contact's complaint flag and resolution (the churn warnings read them).
+    contact = Event.type == _SUPPORT
+    complaint = case((contact, Event.data["complaint"].as_boolean()))
+    resolved = case((contact, Event.data["resolved"].as_boolean()))
     return {
         "customer": select(
             Customer.id.label("customer_id"),
@@ -221,6 +228,8 @@ def _selects(utc: Callable[[Any], Any]) -> dict[str, Select[Any]]:
             type_coerce(Event.data["channel"].as_string(), String).label("channel"),
             survey.label("survey"),
             score.label("score"),
+            complaint.label("complaint"),
+            resolved.label("resolved"),
             utc(Event.occurred_at).label("occurred_at"),
         ).order_by(Event.id),
         "ledger_entry": select(

@@ -132,6 +132,8 @@ def export_as_sources(demo: Path, out: Path) -> Path:
                 "channel": pa.array([None] * len(types), pa.string()),
                 "survey": pa.array([None] * len(types), pa.string()),
                 "score": pa.array([None] * len(types), pa.int64()),
+                "complaint": pa.array([None] * len(types), pa.bool_()),
+                "resolved": pa.array([None] * len(types), pa.bool_()),
                 "occurred_at": _naive(times),
             },
             schema=SCHEMAS["event"],

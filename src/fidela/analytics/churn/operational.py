@@ -10,9 +10,9 @@ events, so each table here is a view over ``event`` by type:
   them that are opens, not opens per send as on the demo data;
 - support: ``support.interaction``; surveys: ``survey.answered``.
 
-The analytics sources carry no event ``data`` (only type, channel and instant), so the
-complaint flag, resolution and survey scores are unknown here: complaints count as none and
-scores as missing (the model handles missing values) until the sources export those fields.
+The event source carries only the few data fields analytics need: a support contact's
+complaint flag and resolution, and a survey answer's kind and score (NPS answers feed the
+survey features; other scales are left out as missing, which the model handles).
 """
 
 from __future__ import annotations
@@ -59,13 +59,19 @@ def behaviour_tables(sources: Sources) -> BehaviourTables:
         support=support.select(
             "customer_id",
             occurred_at=support.occurred_at,
-            complaint=ibis.literal(False),
-            resolved=ibis.literal(True),
+            complaint=support.complaint.fill_null(False),
+            # A contact not said to be unresolved counts as resolved: most systems only
+            # flag the open ones.
+            resolved=support.resolved.fill_null(True),
         ),
         surveys=surveys.select(
             "customer_id",
             answered_at=surveys.occurred_at,
-            score=ibis.null("float64"),
+            # NPS answers only: CSAT (1-5) and CES (1-7) scores on another scale would make
+            # an average that means nothing.
+            score=ibis.ifelse(
+                surveys.survey == "nps", surveys.score.cast("float64"), ibis.null("float64")
+            ),
         ),
         lines=sources.order_lines,
     )

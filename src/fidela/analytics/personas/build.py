@@ -34,8 +34,10 @@ def _extras(tables: BehaviourTables, as_of: datetime) -> tuple[pd.DataFrame, pd.
     cut = int(as_of.timestamp())
     orders = tables.orders.filter(tables.orders.ordered_at.epoch_seconds().cast("int64") < cut)
     channels = orders.group_by("customer_id").aggregate(
-        # ifelse, not a cast: PostgreSQL cannot cast a boolean to double precision.
-        online_share=orders.channel.isin(ONLINE_CHANNELS).ifelse(1.0, 0.0).mean()
+        # 1 or 0, then a cast: PostgreSQL cannot cast a boolean to double precision, and
+        # float literals are decimal(2,1) to Spark, whose mean of decimals keeps 5 digits
+        # (0.66667 where the other engines give 0.666666...).
+        online_share=orders.channel.isin(ONLINE_CHANNELS).ifelse(1, 0).cast("float64").mean()
     )
     # Birth dates are personal data: the demo tables have them, the analytics export does not
     # (the service then passes ages read from the database).
