@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
@@ -88,3 +90,17 @@ def test_bad_cursor_is_a_422_problem(client: TestClient, database: Database, clo
     response = client.get("/v1/system/outbox", params={"cursor": "%%%"}, headers=headers)
     assert response.status_code == 422
     assert response.json()["code"] == "cursor_invalid"
+
+
+def test_the_api_starts_without_the_model_libraries() -> None:
+    # Each API worker would pay seconds and ~150 MB for scikit-learn, scipy and pandas that
+    # only prediction requests use: they load on the first of those, not at start-up.
+    code = (
+        "import sys; from fidela.api.app import create_app; create_app(); "
+        "print(sorted(m for m in ('sklearn', 'scipy', 'pandas', 'ibis', 'duckdb')"
+        " if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -11,12 +11,12 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from fidela.access.rules import Principal
-from fidela.analytics.churn import service as churn
-from fidela.analytics.clv import service as clv
-from fidela.analytics.recommend import service as recommend
 from fidela.analytics.recommend.rules import RewardOption
 from fidela.api.deps import DatabaseDep, scoped
 from fidela.api.errors import PROBLEM_RESPONSES
+
+# The prediction services bring scikit-learn, scipy and pandas (seconds and ~150 MB per
+# process): they load on the first prediction request, not when every API worker starts.
 
 router = APIRouter(prefix="/v1/analytics", tags=["Analytics"], responses=PROBLEM_RESPONSES)
 Read = Annotated[Principal, Depends(scoped("analytics:read"))]
@@ -89,6 +89,8 @@ class OfferOut(BaseModel):
 
 
 def _snapshot(kind: str, database: Any, as_of: datetime | None) -> PredictionSnapshot:
+    from fidela.analytics.churn import service as churn
+
     with database.read() as session:
         found = churn.latest_snapshot(session, kind=kind, as_of=as_of)
         return PredictionSnapshot(
@@ -105,12 +107,14 @@ def _snapshot(kind: str, database: Any, as_of: datetime | None) -> PredictionSna
 def clv_snapshot(_: Read, database: DatabaseDep, as_of: AsOf = None) -> PredictionSnapshot:
     """BG/NBD and Gamma-Gamma parameters and log-likelihoods, the holdout check on the last
     horizon, totals (customers, sum and mean predicted CLV) and the most valuable buyers."""
-    return _snapshot(clv.CLV_KIND, database, as_of)
+    return _snapshot("clv", database, as_of)
 
 
 @router.get("/clv/customers/{customer_id}", response_model=CustomerClv, summary="A customer's CLV")
 def customer_clv(customer_id: int, _: Read, database: DatabaseDep) -> CustomerClv:
     """The customer's row in the newest CLV snapshot that values them (buyers only)."""
+    from fidela.analytics.clv import service as clv
+
     with database.read() as session:
         snapshot, row = clv.get_customer_clv(session, customer_id=customer_id)
         params = snapshot.params
@@ -135,13 +139,15 @@ def customer_clv(customer_id: int, _: Read, database: DatabaseDep) -> CustomerCl
 @router.get("/churn", response_model=PredictionSnapshot, summary="Churn risk snapshot")
 def churn_snapshot(_: Read, database: DatabaseDep, as_of: AsOf = None) -> PredictionSnapshot:
     """Held-out AUC, Brier and reliability bins, warnings counts and the riskiest buyers."""
-    return _snapshot(churn.CHURN_KIND, database, as_of)
+    return _snapshot("churn", database, as_of)
 
 
 @router.get(
     "/churn/customers/{customer_id}", response_model=CustomerChurn, summary="A customer's risk"
 )
 def customer_churn(customer_id: int, _: Read, database: DatabaseDep) -> CustomerChurn:
+    from fidela.analytics.churn import service as churn
+
     with database.read() as session:
         snapshot, row = churn.get_customer_churn(session, customer_id=customer_id)
         return CustomerChurn(
@@ -161,7 +167,7 @@ def recommendations_snapshot(
     _: Read, database: DatabaseDep, as_of: AsOf = None
 ) -> PredictionSnapshot:
     """precision@k and recall@k against popularity, and the popular products."""
-    return _snapshot(recommend.RECOMMEND_KIND, database, as_of)
+    return _snapshot("recommend", database, as_of)
 
 
 @router.get(
@@ -172,6 +178,9 @@ def recommendations_snapshot(
 def customer_recommendations(
     customer_id: int, _: Read, database: DatabaseDep
 ) -> CustomerRecommendations:
+    from fidela.analytics.churn import service as churn
+    from fidela.analytics.recommend import service as recommend
+
     with database.read() as session:
         churn.latest_snapshot(session, kind=recommend.RECOMMEND_KIND)
         products = recommend.recommendations_for(session, customer_id=customer_id)
@@ -188,6 +197,9 @@ def next_best_offer(
 ) -> list[OfferOut]:
     """Rewards the member can afford on or near their recommended products, then the
     products themselves. The caller passes the candidate rewards (from the reward catalogue)."""
+    from fidela.analytics.churn import service as churn
+    from fidela.analytics.recommend import service as recommend
+
     with database.read() as session:
         churn.latest_snapshot(session, kind=recommend.RECOMMEND_KIND)
         offers = recommend.next_best_offer(
