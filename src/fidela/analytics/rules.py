@@ -80,6 +80,14 @@ YEAR_DAYS = 365
 DEFAULT_FUNNEL_STEPS = ("page.viewed", "cart.updated", "order.completed")
 
 
+# The kinds of the model snapshots (stored by their services, read by the API without
+# loading the model libraries).
+CHURN_KIND = "churn"
+CLV_KIND = "clv"
+RECOMMEND_KIND = "recommend"
+PERSONAS_KIND = "personas"
+
+
 class Period(StrEnum):
     DAY = "day"
     WEEK = "week"  # ISO weeks, starting on Monday on every engine

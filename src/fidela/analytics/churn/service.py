@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from fidela.analytics import repository
+from fidela.analytics import repository, rules
 from fidela.analytics.churn.features import (
     FEATURES,
     BehaviourTables,
@@ -38,7 +38,7 @@ from fidela.analytics.churn.rules import DEFAULT_RULES, parse_rules
 from fidela.analytics.models import AnalyticsSnapshot
 from fidela.kernel.errors import FieldProblem, InvalidInput, NotFound
 
-CHURN_KIND = "churn"
+CHURN_KIND = rules.CHURN_KIND
 _CHUNK = 10_000
 
 

@@ -29,7 +29,7 @@ from fidela.analytics.sources import Sources
 from fidela.kernel.errors import NotFound
 from fidela.platform.db import Database
 
-CLV_KIND = "clv"
+CLV_KIND = rules.CLV_KIND
 TOP_CUSTOMERS = 20
 _CHUNK = 10_000
 _DIGITS = 6

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fidela.analytics import rules
 from fidela.analytics.churn.features import BehaviourTables
 from fidela.analytics.churn.service import aware, store_snapshot
 from fidela.analytics.models import AnalyticsSnapshot
@@ -23,7 +24,7 @@ from fidela.analytics.personas.build import build_personas
 from fidela.customer.models import Customer
 from fidela.kernel.errors import FieldProblem, InvalidInput
 
-PERSONAS_KIND = "personas"
+PERSONAS_KIND = rules.PERSONAS_KIND
 
 
 class PersonasDataInsufficient(InvalidInput):

@@ -18,6 +18,7 @@ import ibis.expr.types as ir
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from fidela.analytics import rules
 from fidela.analytics.churn.service import aware, store_snapshot
 from fidela.analytics.models import AnalyticsSnapshot
 from fidela.analytics.recommend.models import AnalyticsCustomerRecommendation
@@ -31,7 +32,7 @@ from fidela.analytics.recommend.rules import (
 from fidela.analytics.recommend.similarity import popular_items, recommend_indices
 from fidela.kernel.errors import FieldProblem, InvalidInput
 
-RECOMMEND_KIND = "recommend"
+RECOMMEND_KIND = rules.RECOMMEND_KIND
 _CHUNK = 10_000
 
 

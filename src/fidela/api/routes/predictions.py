@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from fidela.access.rules import Principal
+from fidela.analytics import rules
 from fidela.analytics.recommend.rules import RewardOption
 from fidela.api.deps import DatabaseDep, scoped
 from fidela.api.errors import PROBLEM_RESPONSES
@@ -107,7 +108,7 @@ def _snapshot(kind: str, database: Any, as_of: datetime | None) -> PredictionSna
 def clv_snapshot(_: Read, database: DatabaseDep, as_of: AsOf = None) -> PredictionSnapshot:
     """BG/NBD and Gamma-Gamma parameters and log-likelihoods, the holdout check on the last
     horizon, totals (customers, sum and mean predicted CLV) and the most valuable buyers."""
-    return _snapshot("clv", database, as_of)
+    return _snapshot(rules.CLV_KIND, database, as_of)
 
 
 @router.get("/clv/customers/{customer_id}", response_model=CustomerClv, summary="A customer's CLV")
@@ -139,7 +140,7 @@ def customer_clv(customer_id: int, _: Read, database: DatabaseDep) -> CustomerCl
 @router.get("/churn", response_model=PredictionSnapshot, summary="Churn risk snapshot")
 def churn_snapshot(_: Read, database: DatabaseDep, as_of: AsOf = None) -> PredictionSnapshot:
     """Held-out AUC, Brier and reliability bins, warnings counts and the riskiest buyers."""
-    return _snapshot("churn", database, as_of)
+    return _snapshot(rules.CHURN_KIND, database, as_of)
 
 
 @router.get(
@@ -167,7 +168,7 @@ def recommendations_snapshot(
     _: Read, database: DatabaseDep, as_of: AsOf = None
 ) -> PredictionSnapshot:
     """precision@k and recall@k against popularity, and the popular products."""
-    return _snapshot("recommend", database, as_of)
+    return _snapshot(rules.RECOMMEND_KIND, database, as_of)
 
 
 @router.get(
@@ -182,7 +183,7 @@ def customer_recommendations(
     from fidela.analytics.recommend import service as recommend
 
     with database.read() as session:
-        churn.latest_snapshot(session, kind=recommend.RECOMMEND_KIND)
+        churn.latest_snapshot(session, kind=rules.RECOMMEND_KIND)
         products = recommend.recommendations_for(session, customer_id=customer_id)
     return CustomerRecommendations(customer_id=customer_id, products=products)
 
@@ -201,7 +202,7 @@ def next_best_offer(
     from fidela.analytics.recommend import service as recommend
 
     with database.read() as session:
-        churn.latest_snapshot(session, kind=recommend.RECOMMEND_KIND)
+        churn.latest_snapshot(session, kind=rules.RECOMMEND_KIND)
         offers = recommend.next_best_offer(
             session,
             customer_id=customer_id,
