@@ -6,8 +6,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Header
+from fastapi import Header, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from fidela.access.rules import Principal
@@ -26,24 +27,27 @@ IdempotencyKeyHeader = Annotated[
 
 def respond_once(
     session: Session,
+    request: Request,
+    payload: BaseModel,
     *,
     principal: Principal,
     key: str | None,
-    method: str,
-    path: str,
-    body: Any,
     now: datetime,
     operation: Callable[[], tuple[int, Any]],
     stored_body: Callable[[Any], Any] = lambda body: body,
 ) -> JSONResponse:
+    """Run ``operation`` once per Idempotency-Key of the caller: a replay of the same request
+    (method, path and JSON body of ``payload``) answers with the first response; the same key
+    with another request is a 409."""
     if key is None:
         status, result = operation()
         return JSONResponse(result, status_code=status)
+    body = payload.model_dump(mode="json")
     stored = idempotency.run_once(
         session,
         scope=f"api_key:{principal.key_id}",
         key=key,
-        fingerprint=fingerprint(method, path, body),
+        fingerprint=fingerprint(request.method, request.url.path, body),
         now=now,
         operation=operation,
         stored_body=stored_body,

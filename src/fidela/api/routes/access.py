@@ -69,11 +69,10 @@ def create_key(
 
         return respond_once(
             session,
+            request,
+            payload,
             principal=principal,
             key=idempotency_key,
-            method="POST",
-            path=request.url.path,
-            body=payload.model_dump(mode="json"),
             now=now,
             operation=issue,
             # The secret is never stored: a replay answers with token null.

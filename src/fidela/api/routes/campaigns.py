@@ -60,11 +60,10 @@ def create_campaign(
 
         return respond_once(
             session,
+            request,
+            payload,
             principal=principal,
             key=idempotency_key,
-            method="POST",
-            path=request.url.path,
-            body=payload.model_dump(mode="json"),
             now=now,
             operation=create,
         )

@@ -254,11 +254,10 @@ def redeem(
 
         return respond_once(
             session,
+            request,
+            payload,
             principal=principal,
             key=idempotency_key,
-            method="POST",
-            path=request.url.path,
-            body=payload.model_dump(mode="json"),
             now=now,
             operation=run,
         )
@@ -301,11 +300,10 @@ def cancel(
 
         return respond_once(
             session,
+            request,
+            payload,
             principal=principal,
             key=idempotency_key,
-            method="POST",
-            path=request.url.path,
-            body=payload.model_dump(mode="json"),
             now=now,
             operation=run,
         )
@@ -375,11 +373,10 @@ def consume_voucher(
 
         return respond_once(
             session,
+            request,
+            payload,
             principal=principal,
             key=idempotency_key,
-            method="POST",
-            path=request.url.path,
-            body=payload.model_dump(mode="json"),
             now=now,
             operation=run,
         )
@@ -526,11 +523,10 @@ def donate(
 
         return respond_once(
             session,
+            request,
+            payload,
             principal=principal,
             key=idempotency_key,
-            method="POST",
-            path=request.url.path,
-            body=payload.model_dump(mode="json"),
             now=now,
             operation=run,
         )
