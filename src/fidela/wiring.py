@@ -40,7 +40,7 @@ def member_segments(session: Session, customer_id: int, now: datetime) -> frozen
     """The keys of the segments the customer is in now: what reward visibility by segment
     checks (the reward context sits below segments, so the shells hand this lookup over)."""
     del now  # memberships are materialised: the current rows are the answer
-    return segments.current_keys(session, customer_id)
+    return segments.current_keys(session, [customer_id])[customer_id]
 
 
 @dataclass(frozen=True)

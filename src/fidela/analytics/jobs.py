@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from fidela.analytics import snapshots
+from fidela.analytics import rules, snapshots
 from fidela.kernel.errors import DomainError, FieldProblem, InvalidInput
 from fidela.platform.logging import get_logger
 from fidela.platform.outbox.registry import JobContext, JobRegistry, PeriodicTask
@@ -29,13 +29,14 @@ if TYPE_CHECKING:
 
 REFRESH_TOPIC = "analytics.refresh"
 REFRESH_KIND = "refresh"  # the snapshot recording what each night stored and skipped
-CHURN, RECOMMEND, PERSONAS, CLV, OBJECTIVES = (
-    "churn",
-    "recommend",
-    "personas",
-    "clv",
-    "objectives",
+# The model steps store snapshots of these kinds; objectives store evaluations.
+CHURN, RECOMMEND, PERSONAS, CLV = (
+    rules.CHURN_KIND,
+    rules.RECOMMEND_KIND,
+    rules.PERSONAS_KIND,
+    rules.CLV_KIND,
 )
+OBJECTIVES = "objectives"
 # In this order: objectives last, so they are judged once everything else is stored.
 ANALYTICS: tuple[str, ...] = (
     *(kind.value for kind in snapshots.SnapshotKind),

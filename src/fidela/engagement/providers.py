@@ -66,11 +66,12 @@ def affordable_rewards_provider(programme: str) -> Provider:
             ladder = programmes.get_programme(session, code=programme).ladder
         except NotFound:
             return {}
+        # The members' real segments (one query for the batch): a reward shown only to a
+        # segment is offered in a message exactly when the member could redeem it.
+        member_segments = segments.current_keys(session, ids)
         found: dict[int, Any] = {}
         for customer_id in ids:
-            # The member's real segments: a reward shown only to a segment is offered in a
-            # message exactly when the member could redeem it.
-            keys = segments.current_keys(session, customer_id)
+            keys = member_segments[customer_id]
             traits = rewards.MemberTraits(segments=keys)
             if ladder is not None:
                 tier = members.member_tier(

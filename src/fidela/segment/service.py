@@ -161,10 +161,11 @@ def membership_history(
     )
 
 
-def current_keys(session: Session, customer_id: int) -> frozenset[str]:
-    """The keys of the segments the customer is in now (what reward visibility checks)."""
-    rows = repository.list_current_for_customer(session, customer_id=customer_id)
-    return frozenset(key for key, _name, _entered_at in rows)
+def current_keys(session: Session, customer_ids: Sequence[int]) -> dict[int, frozenset[str]]:
+    """Each customer's current segment keys (what reward visibility checks), in one query;
+    a customer in no segment maps to an empty set."""
+    found = repository.current_keys_of(session, customer_ids)
+    return {customer_id: frozenset(found.get(customer_id, ())) for customer_id in customer_ids}
 
 
 def segments_for(session: Session, customer_id: int, _now: datetime) -> dict[str, Any]:
