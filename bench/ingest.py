@@ -1,6 +1,6 @@
 """Benchmark of event ingestion on PostgreSQL, next to pgbench TPC-B in the same run.
 
-Measures, against a fresh database and a real `fidela serve` (or uvicorn with N workers):
+Measures, against a fresh database and a real `fidela serve --workers N`:
 
 1. pgbench TPC-B (scale 10, -M prepared) with C clients: the peer, in transactions/s;
 2. single-event ``POST /v1/events`` (``order.completed``), closed loop with the same C
@@ -413,27 +413,19 @@ class Server:
 @contextlib.contextmanager
 def serving(env: dict[str, str], workers: int, workdir: Path) -> Iterator[Server]:
     port = free_port()
-    if workers <= 1:
-        command = [sys.executable, "-m", "fidela", "serve", "--port", str(port), "--no-worker"]
-    else:
-        # `fidela serve` runs one process; uvicorn's supervisor forks N workers, each of which
-        # builds the app from the environment (create_app() with no arguments).
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "fidela.api.app:create_app",
-            "--workers",
-            str(workers),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ]
+    # `fidela serve --workers N`: uvicorn's supervisor forks N processes, each building the
+    # app from the environment and settling its start-up heap, as in production.
+    command = [
+        sys.executable,
+        "-m",
+        "fidela",
+        "serve",
+        "--port",
+        str(port),
+        "--no-worker",
+        "--workers",
+        str(workers),
+    ]
     log_path = workdir / f"server-{workers}w.log"
     with log_path.open("wb") as log:
         # A session of its own: Ctrl-C in the terminal reaches only this script, whose
@@ -1296,13 +1288,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--server-workers",
         type=_worker_counts,
         default=[1],
-        help="1: `fidela serve`; N>1: uvicorn --workers N; a list (1,2) measures each",
+        help="`fidela serve --workers N`; a list (1,2) measures each",
     )
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument(
         "--batch-clients",
         type=int,
-        # Two per core: with uvicorn --workers the kernel hands each keep-alive connection to
+        # Two per core: with several server processes the kernel hands each keep-alive connection to
         # one worker at random, and with only two connections both land on one worker (one
         # core) half the time.
         default=4,

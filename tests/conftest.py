@@ -3,6 +3,7 @@ migrations; each test runs in a transaction that is rolled back."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
@@ -18,6 +19,10 @@ from fidela.platform.settings import Settings
 from tests.databases import fresh_database_url
 
 T0 = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+
+# The suite runs many commands and apps in one process: freezing its heap would keep every
+# test's garbage cycles for the rest of the run (see fidela.platform.heap).
+os.environ["FIDELA_SETTLE_HEAP"] = "false"
 
 
 @pytest.fixture(scope="session")

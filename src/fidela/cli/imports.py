@@ -30,6 +30,7 @@ from fidela.imports.rules import (
 from fidela.imports.service import ImportReport
 from fidela.kernel.clock import utc_now
 from fidela.kernel.errors import DomainError
+from fidela.platform.heap import settle_after_startup
 from fidela.wiring import build_wiring
 
 app = typer.Typer(
@@ -71,6 +72,7 @@ def _run(
 ) -> ImportReport:
     total = ImportReport()
     database = context.database()
+    settle_after_startup(context.settings().settle_heap)
     progress = Progress(
         "[progress.description]{task.description}",
         BarColumn(),

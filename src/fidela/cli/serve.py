@@ -13,6 +13,8 @@ import uvicorn
 from fidela.api.app import create_app
 from fidela.cli import context
 from fidela.cli.output import JsonOption, console, emit
+from fidela.platform.heap import settle_after_startup
+from fidela.platform.settings import Settings
 from fidela.worker.registry import build_registry
 from fidela.worker.runner import Worker, start_in_thread
 
@@ -38,16 +40,28 @@ def serve(
             "deployment), off for PostgreSQL (run `fidela worker` processes).",
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Server processes sharing the port (PostgreSQL only: each process is one core "
+            "at most, Python's lock being per process).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the API (OpenAPI at /openapi.json, docs at /docs)."""
     settings = context.settings()
     context.setup_logging()
     database = context.database()
     run_worker = with_worker if with_worker is not None else database.dialect == "sqlite"
+    if workers > 1:
+        _serve_processes(settings, host, port, workers, run_worker, database.dialect)
+        return
     stop: threading.Event | None = None
     if run_worker:
         _, stop = start_in_thread(_worker(), settings.worker_poll_seconds)
     app = create_app(settings, database)
+    settle_after_startup(settings.settle_heap)
     try:
         uvicorn.run(
             app,
@@ -61,6 +75,36 @@ def serve(
             stop.set()
 
 
+def _serve_processes(
+    settings: Settings,
+    host: str | None,
+    port: int | None,
+    workers: int,
+    run_worker: bool,
+    dialect: str,
+) -> None:
+    if dialect == "sqlite":
+        raise typer.BadParameter(
+            "SQLite takes one writer at a time: serve it with one process", param_hint="--workers"
+        )
+    if run_worker:
+        raise typer.BadParameter(
+            "run the job runner as its own `fidela worker` process when serving with several "
+            "processes",
+            param_hint="--with-worker",
+        )
+    # uvicorn's supervisor forks the processes; each builds its app from the environment.
+    uvicorn.run(
+        "fidela.api.served:served_app",
+        factory=True,
+        workers=workers,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+        access_log=False,
+    )
+
+
 def worker(
     once: Annotated[bool, typer.Option(help="Process everything due, then exit.")] = False,
     as_json: JsonOption = False,
@@ -69,6 +113,7 @@ def worker(
     settings = context.settings()
     context.setup_logging("console" if once else None)
     runner = _worker()
+    settle_after_startup(settings.settle_heap)
     if once:
         stats = runner.run_until_idle()
         emit(

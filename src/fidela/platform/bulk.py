@@ -13,13 +13,13 @@ so the same calls go through SQLAlchemy Core.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import JSON, Table, bindparam, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from fidela.platform import jsontext
 from fidela.platform.types import UTCDateTime
 from fidela.platform.upsert import insert_ignoring_conflicts
 
@@ -29,7 +29,7 @@ _statements: dict[tuple[Any, ...], str] = {}
 def _pg_value_maker(session: Session, table: Table, column: str) -> Any:
     kind = table.c[column].type
     if isinstance(kind, JSON):
-        return lambda value: None if value is None else json.dumps(value, separators=(",", ":"))
+        return lambda value: None if value is None else jsontext.dumps(value)
     if isinstance(kind, UTCDateTime):
         dialect = session.get_bind().dialect
         return lambda value: kind.process_bind_param(value, dialect)

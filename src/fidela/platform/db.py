@@ -25,6 +25,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
+from fidela.platform import jsontext
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -96,7 +98,12 @@ def create_db_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> En
     # a disconnect seen on one invalidates the whole pool, so a database restart costs one
     # failed request per process rather than a ping per request forever.
     return create_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=3600,
+        json_serializer=jsontext.dumps,
     )
 
 

@@ -68,6 +68,14 @@ class Settings(BaseSettings):
             "every request)"
         ),
     )
+    settle_heap: bool = Field(
+        default=True,
+        description=(
+            "Freeze the start-up heap and space out garbage collection in the serve, worker and "
+            "import processes (see fidela.platform.heap); off in the test suite, which builds "
+            "many apps in one process"
+        ),
+    )
     ingest_group_max: int = Field(
         default=500,
         ge=1,
