@@ -1,17 +1,19 @@
 """Set-based ingestion: a batch of events costs a constant number of statements.
 
-Per batch: validate every event (no I/O but one lookup of the custom schemas named); claim
-all business keys with one multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING``; read
-the first results of replays in one query; resolve every customer at once
-(:mod:`fidela.customer.resolution`); dispatch to subscribers, which take the batch in one
-call where they can; record every outcome with one executemany.
+Per batch: validate every event (no I/O but one lookup of the custom schemas named); look up
+the business keys already claimed (replays) in one query; resolve every customer at once
+(:mod:`fidela.customer.resolution`); claim the new keys with one multi-row ``INSERT ... ON
+CONFLICT DO NOTHING RETURNING``, each event row written once with its customer; dispatch to
+subscribers, which take the batch in one call where they can; store every result with one
+insert, and read the first results of replays in one query.
 
 The answer for each event is the one ingesting them one by one, in order, would give. The
-claim, resolution and dispatch run inside one savepoint: when events fail after their key
-was claimed (an inactive customer, a return naming an unknown order), the savepoint is rolled
-back and the batch replayed without them, so a rejected event leaves nothing behind and
-never costs the accepted ones. Failures of that kind are rare; each round removes at least
-one event, so the loop ends.
+resolution, claim and dispatch run inside one savepoint: when events fail (an inactive
+customer, a return naming an unknown order), the savepoint is rolled back and the batch
+replayed without them, so a rejected event leaves nothing behind and never costs the
+accepted ones. Failures of that kind are rare; each round removes at least one event, so the
+loop ends. A key claimed by another transaction between the look-up and the claim also rolls
+the round back; the next round finds it claimed and answers it as a replay.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fidela.customer import service as customers
@@ -162,10 +165,18 @@ def ingest_many(
             pending.append(_prepare(index, event, schemas, context))
         except DomainError as error:
             outcomes[index] = error
+    races = 0
     while pending:
         failures = _round(session, pending, context, outcomes)
-        if not failures:
+        if failures is None:
             break
+        if isinstance(failures, LostRace):
+            # Another transaction committed one of these keys (or identities) meanwhile; the
+            # next round finds it and answers a replay (or matches the identity).
+            races += 1
+            if races > MAX_LOST_RACES:
+                raise RuntimeError("event keys kept being claimed concurrently; giving up")
+            continue
         for prepared, failure in failures:
             outcomes[prepared.index] = failure
         failed = {id(prepared) for prepared, _ in failures}
@@ -173,14 +184,28 @@ def ingest_many(
     return [outcome for outcome in outcomes if outcome is not None]
 
 
+Failures = list[tuple[_Prepared, DomainError]]
+MAX_LOST_RACES = 10
+UNIQUE_VIOLATION = "23505"
+
+
+class LostRace:
+    """A round's answer when another transaction committed one of its keys meanwhile."""
+
+
 def _round(
     session: Session,
     pending: list[_Prepared],
     context: IngestContext,
     outcomes: list[Outcome | None],
-) -> list[tuple[_Prepared, DomainError]]:
-    """Ingest ``pending`` inside a savepoint; the events that failed after their claim (the
-    savepoint is then rolled back and nothing is answered), or [] when all went through."""
+) -> Failures | LostRace | None:
+    """Ingest ``pending`` inside a savepoint. None when all went through; otherwise the
+    savepoint is rolled back, nothing is answered, and the answer is the events that failed
+    (to be left out of the next round) or a ``LostRace`` (run the round again).
+
+    The order saves PostgreSQL work: keys already claimed are looked up first, customers are
+    resolved before the claim so the event row is written once with its customer, and the
+    results go to their own table at the end (see ``StoredResult``)."""
     first: dict[Key, _Prepared] = {}
     repeats: list[_Prepared] = []
     for prepared in pending:
@@ -189,6 +214,26 @@ def _round(
         else:
             first[prepared.key] = prepared
     savepoint = session.begin_nested()
+    known = repository.find_claimed(session, list(first))
+    fresh = [p for p in first.values() if p.key not in known]
+    for prepared in fresh:
+        # A replayed round starts clean: the rolled-back round's effects are void.
+        prepared.event_id, prepared.resolution = 0, None
+        prepared.effects = {}
+    try:
+        failures = _resolve(session, fresh, context)
+    except IntegrityError as error:
+        if getattr(error.orig, "sqlstate", None) != UNIQUE_VIOLATION:
+            raise
+        # Another transaction committed an identity this round was creating (the same new
+        # customer in a concurrent batch, or this very batch sent twice at once): the next
+        # round sees it and matches it.
+        savepoint.rollback()
+        return LostRace()
+    if failures:
+        # Whatever resolution wrote for the others is rolled back with the round.
+        savepoint.rollback()
+        return failures
     claimed = repository.claim_events(
         session,
         [
@@ -196,87 +241,87 @@ def _round(
                 "source": p.key[0],
                 "external_id": p.key[1],
                 "type": p.key[2],
+                "customer_id": p.resolution.customer_id if p.resolution else None,
                 "occurred_at": p.event.occurred_at,
                 "received_at": context.now,
                 "request_id": context.request_id_of(p.index),
                 "data": p.data,
             }
-            for p in first.values()
+            for p in fresh
         ],
     )
-    fresh = [p for p in first.values() if p.key in claimed]
+    if len(claimed) < len(fresh):
+        savepoint.rollback()
+        return LostRace()
     for prepared in fresh:
-        # A replayed round starts clean: the rolled-back round's effects are void.
-        prepared.event_id, prepared.resolution = claimed[prepared.key], None
-        prepared.effects = {}
-    failures = _apply(session, fresh, context)
+        prepared.event_id = claimed[prepared.key]
+    failures = _dispatch(session, fresh, context)
     if failures:
         savepoint.rollback()
         return failures
     stored_results = {p.key: _result(p) for p in fresh}
-    repository.set_outcomes(
+    repository.store_results(
+        session,
+        [{"event_id": p.event_id, "result": stored_results[p.key]} for p in fresh],
+    )
+    repository.attach_customers(
         session,
         [
-            {
-                "id": p.event_id,
-                "customer_id": stored_results[p.key]["customer_id"],
-                "result": stored_results[p.key],
-            }
+            {"id": p.event_id, "customer_id": stored_results[p.key]["customer_id"]}
             for p in fresh
+            if p.resolution is None and stored_results[p.key]["customer_id"] is not None
         ],
     )
     # Built from values this module made JSON-ready itself: no second validation.
     results = {key: EventResult.model_construct(**value) for key, value in stored_results.items()}
     savepoint.commit()
-    replayed = [key for key in first if key not in claimed]
-    stored = repository.find_results(session, replayed)
-    for key in replayed:
-        results[key] = EventResult.model_validate({**(stored.get(key) or {}), "replayed": True})
+    stored = repository.find_results(session, list(known.values())) if known else {}
+    for key, event_id in known.items():
+        results[key] = EventResult.model_validate(
+            {**(stored.get(event_id) or {}), "replayed": True}
+        )
     for prepared in first.values():
         outcomes[prepared.index] = results[prepared.key]
     for prepared in repeats:
         outcomes[prepared.index] = results[prepared.key].model_copy(update={"replayed": True})
-    return []
+    return None
 
 
-def _apply(
-    session: Session, fresh: list[_Prepared], context: IngestContext
-) -> list[tuple[_Prepared, DomainError]]:
-    """Resolve customers and dispatch; the events that failed."""
-    failures: list[tuple[_Prepared, DomainError]] = []
+def _resolve(session: Session, fresh: list[_Prepared], context: IngestContext) -> Failures:
+    """Resolve the customers of ``fresh`` (``resolution`` set on each); the events that failed."""
     resolutions = resolve_many(
         session, [p.request for p in fresh], policy=context.policy, now=context.now
     )
-    dispatched: list[tuple[_Prepared, DispatchedEvent]] = []
+    failures: Failures = []
     for prepared, resolution in zip(fresh, resolutions, strict=True):
         if isinstance(resolution, DomainError):
             failures.append((prepared, resolution))
-            continue
-        prepared.resolution = resolution
-        dispatched.append(
-            (
-                prepared,
-                DispatchedEvent(
-                    id=prepared.event_id,
-                    type=prepared.key[2],
-                    source=prepared.key[0],
-                    external_id=prepared.key[1],
-                    occurred_at=prepared.event.occurred_at,
-                    customer_id=resolution.customer_id if resolution else None,
-                    data=prepared.data,
-                    now=context.now,
-                    payload=prepared.payload,
-                    effects=prepared.effects,
-                ),
-            )
+        else:
+            prepared.resolution = resolution
+    return failures
+
+
+def _dispatch(session: Session, fresh: list[_Prepared], context: IngestContext) -> Failures:
+    """Run the subscribers on the claimed ``fresh`` events; the events that failed."""
+    dispatched = [
+        DispatchedEvent(
+            id=prepared.event_id,
+            type=prepared.key[2],
+            source=prepared.key[0],
+            external_id=prepared.key[1],
+            occurred_at=prepared.event.occurred_at,
+            customer_id=prepared.resolution.customer_id if prepared.resolution else None,
+            data=prepared.data,
+            now=context.now,
+            payload=prepared.payload,
+            effects=prepared.effects,
         )
-    if failures:
-        # Whatever resolution wrote for the others is rolled back with the round.
-        return failures
-    effects = context.subscribers.dispatch_many(session, [event for _, event in dispatched])
+        for prepared in fresh
+    ]
+    effects = context.subscribers.dispatch_many(session, dispatched)
     return [
         (prepared, outcome)
-        for (prepared, _), outcome in zip(dispatched, effects, strict=True)
+        for prepared, outcome in zip(fresh, effects, strict=True)
         if isinstance(outcome, DomainError)
     ]
 

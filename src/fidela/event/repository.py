@@ -10,13 +10,14 @@ from typing import Any
 from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 
-from fidela.event.models import Event, EventTypeSchema
+from fidela.event.models import Event, EventTypeSchema, StoredResult
 from fidela.platform.bulk import insert_rows, select_matching, update_rows
 from fidela.platform.db import table_of
 
 # Core (table-level) statements run on the session's connection: the ORM execute layer
 # costs more than these statements themselves.
 EVENT = table_of(Event)
+RESULT = table_of(StoredResult)
 
 
 Key = tuple[str, str, str]  # (source, external_id, type)
@@ -38,21 +39,35 @@ def claim_events(session: Session, rows: Sequence[dict[str, Any]]) -> dict[Key, 
     return {(row[1], row[2], row[3]): int(row[0]) for row in found}
 
 
-def find_results(session: Session, keys: Sequence[Key]) -> dict[Key, dict[str, Any] | None]:
-    """The stored result of each event already claimed under one of ``keys``."""
+def find_claimed(session: Session, keys: Sequence[Key]) -> dict[Key, int]:
+    """The event id of each of ``keys`` already claimed (committed, or by this transaction)."""
     rows = select_matching(
         session,
         EVENT,
         ("source", "external_id", "type"),
         keys,
-        ("source", "external_id", "type", "result"),
+        ("source", "external_id", "type", "id"),
     )
-    return {(row[0], row[1], row[2]): row[3] for row in rows}
+    return {(row[0], row[1], row[2]): int(row[3]) for row in rows}
 
 
-def set_outcomes(session: Session, outcomes: Sequence[dict[str, Any]]) -> None:
-    """Record ``customer_id`` and ``result`` of claimed events (``id`` keys each row)."""
-    update_rows(session, EVENT, outcomes, key="id")
+def find_results(session: Session, event_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The stored result of each of ``event_ids`` that has one."""
+    rows = select_matching(
+        session, RESULT, ("event_id",), [(i,) for i in event_ids], ("event_id", "result")
+    )
+    return {int(row[0]): row[1] for row in rows}
+
+
+def store_results(session: Session, results: Sequence[dict[str, Any]]) -> None:
+    """Record what ingesting each event answered (``event_id`` and ``result`` per row)."""
+    insert_rows(session, RESULT, results)
+
+
+def attach_customers(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Set ``customer_id`` of events a subscriber learnt the customer of (``id`` keys each
+    row): events sent without a customer, a return naming its order, say."""
+    update_rows(session, EVENT, rows, key="id")
 
 
 def timeline(
@@ -96,10 +111,15 @@ def list_schemas(session: Session) -> Sequence[EventTypeSchema]:
 
 
 def delete_received_before(session: Session, cutoff: datetime, limit: int) -> int:
-    ids = select(Event.id).where(Event.received_at < cutoff).order_by(Event.id).limit(limit)
+    ids = list(
+        session.execute(
+            select(Event.id).where(Event.received_at < cutoff).order_by(Event.id).limit(limit)
+        ).scalars()
+    )
+    if not ids:
+        return 0
+    session.execute(delete(StoredResult).where(StoredResult.event_id.in_(ids)))
     result = session.execute(
-        delete(Event)
-        .where(Event.id.in_(ids.scalar_subquery()))
-        .execution_options(synchronize_session=False)
+        delete(Event).where(Event.id.in_(ids)).execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
