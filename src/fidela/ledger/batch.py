@@ -1,13 +1,14 @@
 """Many earns at once: the set-based form of ``service.earn_points`` for the event path.
 
-A batch of earns in one programme costs a constant number of statements: insert the missing
-accounts, lock every account in primary-key order, find the keys already posted, insert every
-lot, every entry, and move every cache. Each lot and entry is what ``earn_points`` would have
-written for it (the same pure ``post_earn``). Two things ``earn_points`` also does are left
-to it: an account with debt (new points pay it first) takes the one-by-one path, and lots
-whose hold ended are activated by the activation job rather than caught up here (balances
-read as of now count them already; the cache stays equal to the journal and the lots). A new
-lot whose hold is already over (a late import) is posted active, as ``post_earn`` decides.
+A batch of earns in one programme costs a constant number of statements: lock every account
+in primary-key order (when some are missing: insert them, then lock all again), find the keys
+already posted, insert every lot, every entry, and move every cache. Each lot and entry is
+what ``earn_points`` would have written for it (the same pure ``post_earn``). Two things
+``earn_points`` also does are left to it: an account with debt (new points pay it first)
+takes the one-by-one path, and lots whose hold ended are activated by the activation job
+rather than caught up here (balances read as of now count them already; the cache stays
+equal to the journal and the lots). A new lot whose hold is already over (a late import) is
+posted active, as ``post_earn`` decides.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fidela.ledger.models import LedgerAccount, LedgerEntry, LedgerLot
@@ -30,8 +31,9 @@ from fidela.ledger.service import (
     _check_text,
     earn_points,
 )
-from fidela.platform.bulk import insert_rows, update_rows
+from fidela.platform.bulk import insert_rows, select_matching, update_rows
 from fidela.platform.db import table_of
+from fidela.platform.id_lists import one_of
 
 
 @dataclass(frozen=True)
@@ -68,52 +70,45 @@ def earn_many(
     customers = sorted({r.customer_id for r in requests})
     if len({(r.customer_id, r.key) for r in requests}) != len(requests):
         raise ValueError("earn_many takes each (customer, key) once")
-    insert_rows(
-        session,
-        table_of(LedgerAccount),
-        [
-            {
-                "customer_id": customer,
-                "programme": programme,
-                "available": 0,
-                "pending": 0,
-                "debt": 0,
-                "version": 1,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for customer in customers
-        ],
-        skip_conflicts_on=("customer_id", "programme"),
-    )
     # Locked in primary-key order, like every other writer of several accounts.
     # The cached balances are read under the lock, so the new ones can be written as values
     # in one statement (``platform.bulk.update_rows``) rather than one increment per account.
-    locked = session.execute(
-        select(
-            LedgerAccount.id,
-            LedgerAccount.customer_id,
-            LedgerAccount.debt,
-            LedgerAccount.available,
-            LedgerAccount.pending,
-            LedgerAccount.version,
+    locked = _lock_balances(session, programme, customers)
+    missing = sorted(set(customers) - {int(row.customer_id) for row in locked})
+    if missing:
+        # Only the accounts not there yet are inserted (most batches have none: an insert of
+        # every member skipping conflicts cost a statement per batch), then all are read again.
+        insert_rows(
+            session,
+            table_of(LedgerAccount),
+            [
+                {
+                    "customer_id": customer,
+                    "programme": programme,
+                    "available": 0,
+                    "pending": 0,
+                    "debt": 0,
+                    "version": 1,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for customer in missing
+            ],
+            skip_conflicts_on=("customer_id", "programme"),
         )
-        .where(LedgerAccount.programme == programme, LedgerAccount.customer_id.in_(customers))
-        .order_by(LedgerAccount.id)
-        .with_for_update()
-    ).all()
+        locked = _lock_balances(session, programme, customers)
     accounts = {int(row.customer_id): (int(row.id), int(row.debt)) for row in locked}
     cached = {
         int(row.id): (int(row.available), int(row.pending), int(row.version)) for row in locked
     }
     keys = [(accounts[r.customer_id][0], f"earn:{r.key}") for r in requests]
+    # Through the (account_id, key) unique index, the keys as arrays: a tuple ``IN`` list
+    # of a thousand pairs cost more to compile and bind than to run.
     taken = {
         (int(account_id), str(key))
-        for account_id, key in session.execute(
-            select(LedgerEntry.account_id, LedgerEntry.key).where(
-                tuple_(LedgerEntry.account_id, LedgerEntry.key).in_(keys)
-            )
-        ).all()
+        for account_id, key in select_matching(
+            session, table_of(LedgerEntry), ("account_id", "key"), keys, ("account_id", "key")
+        )
     }
     posted: list[bool] = []
     plain: list[tuple[EarnRequest, int, Any]] = []
@@ -213,6 +208,26 @@ def earn_many(
     return posted
 
 
+def _lock_balances(session: Session, programme: str, customers: list[int]) -> Sequence[Any]:
+    """The members' accounts with their cached balances, locked in primary-key order."""
+    return session.execute(
+        select(
+            LedgerAccount.id,
+            LedgerAccount.customer_id,
+            LedgerAccount.debt,
+            LedgerAccount.available,
+            LedgerAccount.pending,
+            LedgerAccount.version,
+        )
+        .where(
+            LedgerAccount.programme == programme,
+            one_of(session, LedgerAccount.customer_id, customers),
+        )
+        .order_by(LedgerAccount.id)
+        .with_for_update()
+    ).all()
+
+
 def lock_accounts(session: Session, *, programme: str, customer_ids: Sequence[int]) -> None:
     """Lock the existing accounts of ``customer_ids`` in one programme, in primary-key order.
 
@@ -227,7 +242,7 @@ def lock_accounts(session: Session, *, programme: str, customer_ids: Sequence[in
         select(LedgerAccount.id)
         .where(
             LedgerAccount.programme == programme,
-            LedgerAccount.customer_id.in_(sorted(set(customer_ids))),
+            one_of(session, LedgerAccount.customer_id, sorted(set(customer_ids))),
         )
         .order_by(LedgerAccount.id)
         .with_for_update()

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from fidela.loyalty.models import LoyaltyCounter
 from fidela.loyalty.rules import CounterKey, CounterNeeds, Counters
+from fidela.platform.id_lists import one_of
 
 PROGRAMME_WIDE = 0  # the customer id of programme-wide counters (rule budgets)
 
@@ -46,7 +47,7 @@ def load_counters(
                 LoyaltyCounter.value,
             ).where(
                 LoyaltyCounter.programme_id == programme_id,
-                LoyaltyCounter.customer_id.in_(sorted(customers)),
+                one_of(session, LoyaltyCounter.customer_id, sorted(customers)),
                 LoyaltyCounter.scope.in_(sorted({scope for _, _, scope, _ in wanted})),
                 or_(
                     *(LoyaltyCounter.kind == kind for kind in sorted({k for _, k, _, _ in wanted}))
@@ -128,7 +129,7 @@ def lock_counters(session: Session, *, programme_id: int, customer_ids: Sequence
         select(LoyaltyCounter.id)
         .where(
             LoyaltyCounter.programme_id == programme_id,
-            LoyaltyCounter.customer_id.in_(sorted({0, *customer_ids})),
+            one_of(session, LoyaltyCounter.customer_id, sorted({0, *customer_ids})),
         )
         .order_by(LoyaltyCounter.id)
         .with_for_update()

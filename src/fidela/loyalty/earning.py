@@ -24,7 +24,7 @@ then (there is no separate enrolment step).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -64,6 +64,8 @@ from fidela.loyalty.rules import (
     lot_key,
     split_by_hold,
 )
+from fidela.platform.bulk import insert_rows
+from fidela.platform.db import table_of
 from fidela.platform.upsert import insert_ignoring_conflicts
 from fidela.tier import service as tiers
 from fidela.tier.rules import benefits_for
@@ -90,8 +92,10 @@ def payment_ref(source: str, external_id: str) -> str:
 def spread(total: int, weights: Sequence[Decimal | int]) -> list[int]:
     """``total`` split in proportion to ``weights`` (whole numbers, largest remainders first,
     so the parts add up exactly)."""
+    if total <= 0:  # checked first: an order without discount skips the Decimal sum
+        return [0 for _ in weights]
     base = sum(weights, Decimal(0))
-    if base <= 0 or total <= 0:
+    if base <= 0:
         return [0 for _ in weights]
     exact = [Decimal(total) * w / base for w in weights]
     parts = [int(x) for x in exact]
@@ -569,7 +573,8 @@ def _flush_wave(
     earned: dict[int, int] = {}
     for item in wave:
         customer = item.subject.customer_id
-        mine = replace(loaded.get(customer, Counters()), budget_used=budgets)
+        known = loaded.get(customer) or Counters()
+        mine = Counters(known.points, known.awards, known.punches, budgets)
         evaluation = evaluate(rule_set, item.subject, member=members[customer], counters=mine)
         # Rule budgets are shared by all members: later events of the wave see the usage.
         budgets = dict(Counters(budget_used=budgets).plus(evaluation.usage).budget_used)
@@ -604,11 +609,11 @@ def _flush_wave(
     earn_many(
         session, programme=programme.code, requests=requests, now=now, expiry=programme.expiry
     )
-    if earnings:
-        session.execute(
-            insert_ignoring_conflicts(session, LoyaltyEarning, "programme_id", "order_id"),
-            earnings,
-        )
+    # Arrays through ``insert_rows`` rather than an ORM executemany: the JSON lines and the
+    # thousand parameter sets were costlier to bind than the statement to run.
+    insert_rows(
+        session, table_of(LoyaltyEarning), earnings, skip_conflicts_on=("programme_id", "order_id")
+    )
     kinds = activity_kinds(programme.expiry)
     ledger_activity.record_activities(
         session,
@@ -667,7 +672,10 @@ def earn_on_events(
         lock_accounts(session, programme=programme.code, customer_ids=members)
         if programme.ladder is not None:
             tiers.lock_memberships(session, programme_id=programme.id, customer_ids=members)
-        lock_counters(session, programme_id=programme.id, customer_ids=members)
+        if programme.rule_set is not None and programme.rule_set.counts:
+            # Without a cap, limit, budget or punch card no evaluation uses a counter: the
+            # batch writes none, so there is nothing to lock.
+            lock_counters(session, programme_id=programme.id, customer_ids=members)
         wave: list[_Planned] = []
         in_wave: set[int] = set()
         for index, event in enumerate(events):

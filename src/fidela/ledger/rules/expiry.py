@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -113,8 +114,11 @@ class ActivityExpiry:
 ExpiryPolicy: TypeAlias = NoExpiry | FixedExpiry | ActivityExpiry
 
 
+_BEGINNING = datetime.min.replace(tzinfo=UTC)
+
+
 def _since(policy: ExpiryPolicy) -> datetime:
-    return policy.effective_from or datetime.min.replace(tzinfo=UTC)
+    return policy.effective_from or _BEGINNING
 
 
 @dataclass(frozen=True)
@@ -162,7 +166,16 @@ def _deadline(
     start: datetime, months: int, days: int, round_to: RoundTo, timezone: str
 ) -> datetime:
     zone = ZoneInfo(timezone)
-    local_day = start.astimezone(zone).date()
+    return _deadline_after(start.astimezone(zone).date(), months, days, round_to, timezone)
+
+
+# The deadline depends on the local day only, and the lots of one batch are mostly earned on
+# a handful of days: the calendar arithmetic is done once per day, not once per lot.
+@lru_cache(maxsize=1024)
+def _deadline_after(
+    local_day: date, months: int, days: int, round_to: RoundTo, timezone: str
+) -> datetime:
+    zone = ZoneInfo(timezone)
     due = _add_months(local_day, months) + timedelta(days=days)
     return datetime.combine(_period_end(due, round_to), time(), tzinfo=zone).astimezone(UTC)
 

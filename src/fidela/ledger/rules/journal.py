@@ -207,6 +207,8 @@ def _catch_up(account: Account, now: datetime) -> tuple[Account, list[Entry]]:
     the active bucket) and debt never coexists with spendable points once a step is done.
     """
     flipped = due_activations(account.lots, now)
+    if not flipped:  # the common case (a new or settled account): nothing to write or move
+        return _settle_debt(account, now), []
     entries = [
         entry
         for lot in flipped

@@ -46,6 +46,10 @@ def grant(
     """Apply ``rule``'s limit, caps and budget and the programme's ``member_caps`` to an
     award of ``points`` (>= 0) and ``reward_count`` rewards at local time ``local``."""
     limits = rule.limits
+    if not (limits.caps or member_caps) and limits.limit is None and limits.budget is None:
+        # Nothing limits the award (the usual rule): all of it, no counter used. The same
+        # Grant the general path below computes for that case, without building it.
+        return Grant(points, reward_count)
     limit_key = None
     if limits.limit is not None:
         limit_key = CounterKey(rule.id, bucket(limits.limit.per, local))

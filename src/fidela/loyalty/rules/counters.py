@@ -7,10 +7,9 @@ The engine never stores anything. The service loads the counters an event needs 
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from fidela.loyalty.rules.definitions import PunchCardRule, RuleSet
 from fidela.loyalty.rules.inputs import Event, Member
@@ -26,18 +25,17 @@ class CounterKey(NamedTuple):
     bucket: str
 
 
-def _add(left: Mapping[str, int], right: Mapping[str, int]) -> dict[str, int]:
-    total = Counter(left)
-    total.update(right)
-    return dict(total)
+K = TypeVar("K")
 
 
-def _add_keys(
-    left: Mapping[CounterKey, int], right: Mapping[CounterKey, int]
-) -> dict[CounterKey, int]:
-    total = Counter(left)
-    total.update(right)
-    return dict(total)
+def _add(left: Mapping[K, int], right: Mapping[K, int]) -> dict[K, int]:
+    # A plain loop rather than ``collections.Counter``: this runs several times per event
+    # evaluated, mostly with an empty side. Keys keep their order (left's, then right's
+    # new ones) and zero sums stay, as ``Counter.update`` does.
+    total = dict(left)
+    for key, value in right.items():
+        total[key] = total.get(key, 0) + value
+    return total
 
 
 @dataclass(frozen=True)
@@ -60,9 +58,11 @@ class Counters:
 
     def plus(self, delta: Counters) -> Counters:
         """These counters with ``delta`` added (keys missing on either side count as 0)."""
+        if not (delta.points or delta.awards or delta.punches or delta.budget_used):
+            return self  # nothing to add; counters are values, never mutated in place
         return Counters(
-            points=_add_keys(self.points, delta.points),
-            awards=_add_keys(self.awards, delta.awards),
+            points=_add(self.points, delta.points),
+            awards=_add(self.awards, delta.awards),
             punches=_add(self.punches, delta.punches),
             budget_used=_add(self.budget_used, delta.budget_used),
         )
@@ -78,8 +78,13 @@ class CounterNeeds:
     budgets: frozenset[str]
 
 
+_NO_NEEDS = CounterNeeds(frozenset(), frozenset(), frozenset(), frozenset())
+
+
 def counters_needed(rule_set: RuleSet, event: Event, member: Member) -> CounterNeeds:
     """Keys of every counter an evaluation of ``event`` may read, in the member's calendar."""
+    if not rule_set.counts:
+        return _NO_NEEDS  # nothing watches a counter: every set below would be empty
     local = local_time(event.occurred_at, member.timezone or rule_set.timezone)
     rules = [rule for rule in rule_set.awarding if rule.concerns(event)]
     points = {

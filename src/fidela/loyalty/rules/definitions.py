@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 from typing import ClassVar
 
 from fidela.kernel.points import Rounding
@@ -218,10 +219,25 @@ class RuleSet:
     def __post_init__(self) -> None:
         object.__setattr__(self, "rules", tuple(sorted(self.rules, key=precedence)))
 
-    @property
+    # Cached: the rules never change after construction (frozen), and the earning path asks
+    # for these several times per event. ``cached_property`` writes the instance ``__dict__``
+    # directly, which a frozen dataclass without slots allows.
+    @cached_property
     def multipliers(self) -> tuple[MultiplierRule, ...]:
         return tuple(rule for rule in self.rules if isinstance(rule, MultiplierRule))
 
-    @property
+    @cached_property
     def awarding(self) -> tuple[Awarding, ...]:
         return tuple(rule for rule in self.rules if not isinstance(rule, MultiplierRule))
+
+    @cached_property
+    def counts(self) -> bool:
+        """Whether any evaluation may read a counter: a cap, limit or budget on a rule, a
+        programme-wide member cap, or a punch card. Without one, no event needs counters."""
+        return bool(self.member_caps) or any(
+            rule.limits.caps
+            or rule.limits.limit is not None
+            or rule.limits.budget is not None
+            or isinstance(rule, PunchCardRule)
+            for rule in self.awarding
+        )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from fidela.platform.bulk import insert_rows
+from fidela.platform.db import table_of
 from fidela.platform.outbox import repository
 from fidela.platform.outbox.models import OutboxMessage
 from fidela.platform.outbox.rules import (
@@ -69,6 +72,38 @@ def enqueue_message(
     if existing is None:  # pragma: no cover - the conflicting row cannot vanish in our txn
         raise RuntimeError(f"outbox key {key!r} conflicted but was not found")
     return Enqueued(existing.id, created=False)
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    topic: str
+    key: str
+    payload: dict[str, Any]
+
+
+def enqueue_messages(session: Session, messages: Sequence[NewMessage], *, now: datetime) -> None:
+    """Write many messages in one statement, each as ``enqueue_message`` would (due now,
+    default retries); a key that exists already, or repeats in ``messages``, is written once.
+    Set-based callers (an upgrade wave over a batch of members) use it instead of one round
+    trip per message."""
+    rows: dict[str, dict[str, Any]] = {}
+    for message in messages:
+        rows.setdefault(
+            message.key,
+            {
+                "topic": message.topic,
+                "key": message.key,
+                "payload": message.payload,
+                "status": MessageStatus.PENDING.value,
+                "attempts": 0,
+                "max_attempts": DEFAULT_RETRY.max_attempts,
+                "available_at": now,
+                "expires_at": None,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+    insert_rows(session, table_of(OutboxMessage), list(rows.values()), skip_conflicts_on=("key",))
 
 
 def claim_messages(
