@@ -169,3 +169,57 @@ def test_unreadable_files_fail_with_a_clear_message(engine: Engine, tmp_path: Pa
     wrong = runner.invoke(app, ["import", "customers", str(odd)])
     assert wrong.exit_code == 1
     assert ".csv and .parquet" in wrong.output
+
+
+def test_orders_imported_by_two_processes_match_the_file_and_rerun_unchanged(
+    engine: Engine, data: Path
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("several import processes need PostgreSQL")
+    fidela("import", "customers", str(data / "customers.parquet"), "--source", "demo", "--quiet")
+    fidela(
+        "import",
+        "orders",
+        str(data / "orders.parquet"),
+        "--source",
+        "demo",
+        "--quiet",
+        "--jobs",
+        "2",
+    )
+    with (data / "orders.csv").open() as handle:
+        orders = list(csv.DictReader(handle))
+    with engine.connect() as connection:
+        stored = connection.execute(
+            text(
+                "SELECT i.value, count(*), sum(o.total_minor) FROM sales_order AS o "
+                "JOIN customer_identity AS i ON i.customer_id = o.customer_id "
+                "AND i.kind = 'external' GROUP BY i.value"
+            )
+        ).all()
+    expected: dict[str, tuple[int, int]] = {}
+    for row in orders:
+        n, total = expected.get(row["customer_id"], (0, 0))
+        expected[row["customer_id"]] = (n + 1, total + int(row["total_minor"]))
+    assert {value: (n, total) for value, n, total in stored} == expected
+    assert count(engine, "sales_order_line") == sum(
+        1 for _ in csv.DictReader((data / "order_lines.csv").open())
+    )
+    before = fingerprint(engine)
+    assert "0 created, 0 updated" in fidela(
+        "import", "orders", str(data / "orders.csv"), "--source", "demo", "--quiet", "--jobs", "2"
+    )
+    assert fingerprint(engine) == before
+
+
+def test_several_import_processes_are_refused_on_sqlite(engine: Engine, data: Path) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the SQLite refusal")
+    result = runner.invoke(
+        app, ["import", "orders", str(data / "orders.parquet"), "--quiet", "--jobs", "2"]
+    )
+    assert result.exit_code != 0
+    # The message is laid out in a box: compare its words, not its line breaks.
+    assert "SQLite takes one writer at a time" in " ".join(
+        result.output.replace("│", " ").split()
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import functools
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from fidela.cli import context
 from fidela.cli.files import count_rows, read_rows, rows_only
+from fidela.cli.import_workers import ImportFailed, Keyed, Process, Units, Workers
 from fidela.cli.output import JsonOption, console, emit, failures_exit_1
 from fidela.event.service import IngestContext
 from fidela.imports import service
@@ -49,30 +51,57 @@ ErrorsOpt = Annotated[
     Path | None, typer.Option("--errors", help="Write rejected rows to this CSV.")
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
+JobsOpt = Annotated[
+    int,
+    typer.Option(
+        "--jobs",
+        min=1,
+        help="Processes importing in parallel, rows dealt by customer (PostgreSQL; a dry run "
+        "uses one).",
+    ),
+]
 
 Chunk = list[tuple[int, dict[str, Any]]]
 
 
-def _process_chunk(
-    process: Callable[[Session, Chunk], ImportReport], chunk: Chunk, session: Session
-) -> ImportReport:
-    return process(session, chunk)
+@dataclass(frozen=True)
+class Plan:
+    """How a command imports a chunk of rows: ``prepare`` turns rows into units keyed by
+    customer, in this process (rows it cannot convert are rejected into the report it is
+    given); ``process`` writes units in a transaction, here or in a worker process."""
+
+    prepare: Callable[[Chunk, ImportReport], Keyed]
+    process: Process
+
+
+def _process_chunk(process: Process, units: Units, session: Session) -> ImportReport:
+    return process(session, units)
 
 
 def _run(
     label: str,
     path: Path,
     chunks: Iterator[Chunk],
-    process: Callable[[Session, Chunk], ImportReport],
+    plan: Plan,
     *,
     dry_run: bool,
     errors: Path | None,
     quiet: bool,
     as_json: bool,
+    jobs: int = 1,
 ) -> ImportReport:
     total = ImportReport()
     database = context.database()
     settle_after_startup(context.settings().settle_heap)
+    workers = None
+    if jobs > 1 and not dry_run:
+        if database.dialect == "sqlite":
+            raise typer.BadParameter(
+                "SQLite takes one writer at a time: import with one process", param_hint="--jobs"
+            )
+        # Forked now: before the progress bar starts its thread.
+        workers = Workers(plan.process, jobs)
+    prepared = (plan.prepare(chunk, total) for chunk in chunks)
     progress = Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -83,20 +112,29 @@ def _run(
     )
     with failures_exit_1(), progress:
         task = progress.add_task(f"{label} {path.name}", total=count_rows(path))
-        if dry_run:
+        if workers is not None:
+            try:
+                workers.run(prepared, total, lambda rows: progress.update(task, advance=rows))
+            except ImportFailed as failure:
+                # What the workers committed stays; re-running the import changes nothing.
+                console.print(f"import stopped, a worker failed:\n{failure}")
+                raise typer.Exit(1) from None
+        elif dry_run:
             # One rehearsal transaction for the whole file: later rows see earlier ones.
             with database.rehearse() as session:
-                for chunk in chunks:
-                    total.add(process(session, chunk))
-                    progress.update(task, advance=len(chunk))
+                for keyed in prepared:
+                    total.add(plan.process(session, [unit for _, unit in keyed]))
+                    progress.update(task, advance=len(keyed))
         else:
-            for chunk in chunks:
+            for keyed in prepared:
                 # One transaction per chunk, run again whole if PostgreSQL breaks a deadlock
                 # with a concurrent writer: every row kind imports idempotently.
+                units = [unit for _, unit in keyed]
                 total.add(
-                    database.write_retrying(functools.partial(_process_chunk, process, chunk))
+                    database.write_retrying(functools.partial(_process_chunk, plan.process, units))
                 )
-                progress.update(task, advance=len(chunk))
+                progress.update(task, advance=len(keyed))
+        total.problems.sort(key=lambda problem: problem.row)
     if errors is not None:
         with errors.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
@@ -148,39 +186,56 @@ def import_customers(
     with failures_exit_1():
         columns = parse_mapping(mapping or [])
 
-    def process(session: Session, chunk: Chunk) -> ImportReport:
+    def process(session: Session, rows: Units) -> ImportReport:
         return service.import_customers(
-            session, rows=chunk, mapping=columns, source=source, policy=wiring.policy, now=utc_now()
+            session, rows=rows, mapping=columns, source=source, policy=wiring.policy, now=utc_now()
         )
+
+    def prepare(chunk: Chunk, _: ImportReport) -> Keyed:
+        return [(None, (number, row)) for number, row in chunk]
 
     _run(
         "customers",
         file,
         read_rows(file),
-        process,
+        Plan(prepare, process),
         dry_run=dry_run,
         errors=errors,
         quiet=quiet,
         as_json=as_json,
+        # One process: two rows may name the same person by different ids (a shared phone),
+        # and which of them creates the profile must follow the file's order.
     )
 
 
-def _events_process(
-    source: str, convert: Callable[[dict[str, Any]], list[dict[str, Any]]]
-) -> Callable[[Session, Chunk], ImportReport]:
+def _customer_of(columns: dict[str, str]) -> Callable[[dict[str, Any]], str | None]:
+    """The partition key of a row: the customer it is about (its id in the file)."""
+    return lambda row: text(remap(row, columns).get("customer_id"))
+
+
+def _events_plan(
+    source: str,
+    convert: Callable[[dict[str, Any]], list[dict[str, Any]]],
+    key: Callable[[dict[str, Any]], str | None],
+) -> Plan:
+    """Rows converted to events here; the events ingested by ``process``."""
     wiring = build_wiring(context.settings())
 
-    def process(session: Session, chunk: Chunk) -> ImportReport:
-        converted: list[tuple[int, list[dict[str, Any]] | DomainError]] = []
+    def prepare(chunk: Chunk, report: ImportReport) -> Keyed:
+        keyed: Keyed = []
         for number, row in chunk:
             try:
-                converted.append((number, convert(row)))
+                keyed.append((key(row), (number, convert(row))))
             except DomainError as error:
-                converted.append((number, error))
-        ingest = IngestContext(wiring.subscribers, wiring.policy, utc_now(), f"import:{source}")
-        return service.import_events(session, events_by_row=converted, context=ingest)
+                report.rows += 1
+                report.reject(number, error)
+        return keyed
 
-    return process
+    def process(session: Session, units: Units) -> ImportReport:
+        ingest = IngestContext(wiring.subscribers, wiring.policy, utc_now(), f"import:{source}")
+        return service.import_events(session, events_by_row=units, context=ingest)
+
+    return Plan(prepare, process)
 
 
 @app.command("orders")
@@ -195,6 +250,7 @@ def import_orders(
     errors: ErrorsOpt = None,
     quiet: QuietOpt = False,
     as_json: JsonOption = False,
+    jobs: JobsOpt = 1,
 ) -> None:
     """Orders and their lines, as order.completed events (idempotent on the order id)."""
     lines_path = lines or file.with_name(f"order_lines{file.suffix}")
@@ -210,11 +266,12 @@ def import_orders(
         "orders",
         file,
         read_rows(file),
-        _events_process(source, convert),
+        _events_plan(source, convert, _customer_of(columns)),
         dry_run=dry_run,
         errors=errors,
         quiet=quiet,
         as_json=as_json,
+        jobs=jobs,
     )
 
 
@@ -253,7 +310,8 @@ def import_events(
         preset_name,
         file,
         read_rows(file),
-        _events_process(source, convert),
+        # One process: a return must come after its order, wherever its customer is.
+        _events_plan(source, convert, lambda _row: None),
         dry_run=dry_run,
         errors=errors,
         quiet=quiet,
