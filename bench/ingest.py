@@ -1001,7 +1001,7 @@ class ImportPhase:
 
 
 def _timed_import(
-    path: Path, env: dict[str, str], workdir: Path
+    path: Path, env: dict[str, str], workdir: Path, jobs: int
 ) -> tuple[dict[str, Any], float, float, float]:
     """(the command's JSON report, wall seconds, its CPU seconds, PostgreSQL CPU seconds)."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -1019,6 +1019,8 @@ def _timed_import(
                 "bench",
                 "--json",
                 "--quiet",
+                "--jobs",
+                str(jobs),
             ],
             env,
             workdir,
@@ -1058,12 +1060,17 @@ def measure_import(args: argparse.Namespace, workdir: Path) -> list[ImportPhase]
         prepare_database(args, env, workdir)
         # Twice, keeping the faster: start-up (imports, typer, the engine) is noisy on 2 cores.
         _, startup, startup_cpu, _ = min(
-            (_timed_import(folder / "empty" / "orders.csv", env, workdir) for _ in range(2)),
+            (
+                _timed_import(folder / "empty" / "orders.csv", env, workdir, args.import_jobs)
+                for _ in range(2)
+            ),
             key=lambda run: run[1],
         )
         phases = []
         for sub, label in (("new", "new customers"), ("existing", "existing customers")):
-            report, wall, cpu, pg_cpu = _timed_import(folder / sub / "orders.csv", env, workdir)
+            report, wall, cpu, pg_cpu = _timed_import(
+                folder / sub / "orders.csv", env, workdir, args.import_jobs
+            )
             rows = int(report["rows"])
             rejected = int(report["rejected"])
             net = max(wall - startup, 1e-9)
@@ -1364,9 +1371,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-pgbench", action="store_true")
     parser.add_argument("--skip-import", action="store_true", help="no `fidela import` phase")
     parser.add_argument(
+        "--import-jobs",
+        type=int,
+        default=2,
+        help="`fidela import orders --jobs`: processes importing in parallel",
+    )
+    parser.add_argument(
         "--import-orders",
         type=int,
-        default=4_000,
+        default=20_000,
         help="orders of existing customers in the import phase (after one per customer)",
     )
     parser.add_argument(
