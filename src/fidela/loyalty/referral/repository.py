@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from fidela.commerce.models import SalesOrder
 from fidela.customer.models import CustomerIdentity
 from fidela.loyalty.referral.models import Referral, ReferralCode, ReferralProgramme
+from fidela.platform.id_lists import one_of
 from fidela.platform.upsert import insert_ignoring_conflicts
 
 
@@ -144,7 +145,9 @@ def claimed_referrals_of(session: Session, referee_ids: Iterable[int]) -> dict[i
     if not ids:
         return {}
     rows = session.execute(
-        select(Referral).where(Referral.referee_id.in_(ids), Referral.status == "claimed")
+        select(Referral).where(
+            one_of(session, Referral.referee_id, ids), Referral.status == "claimed"
+        )
     ).scalars()
     return {row.referee_id: row for row in rows}
 
