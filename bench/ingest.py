@@ -40,7 +40,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -666,21 +666,38 @@ def closed_loop(
                 tally.completed_in_window += 1
                 tally.latencies.append(done - sent)
 
-    async def run_clients() -> None:
+    total = _drive(
+        connections,
+        [client_loop(i) for i in range(clients)],
+        tallies,
+        _sample_cpu_at((window_start, window_end), server.process.pid, snapshots),
+    )
+    cpu = CpuUse.between(*snapshots, units=total.completed_in_window, wall=seconds)
+    return _summarise("single, closed loop", total, clients, seconds, cpu)
+
+
+def _drive(
+    connections: list[rawhttp.Connection],
+    loops: list[Coroutine[Any, Any, None]],
+    tallies: list[Tally],
+    sampler: threading.Thread,
+) -> Tally:
+    """Run the request loops on one event loop, close the connections, wait for the CPU
+    sampler's window-end snapshot; the merged tally."""
+
+    async def run() -> None:
         try:
-            await asyncio.gather(*(client_loop(i) for i in range(clients)))
+            await asyncio.gather(*loops)
         finally:
             for connection in connections:
                 connection.close()
 
-    sampler = _sample_cpu_at((window_start, window_end), server.process.pid, snapshots)
-    rawhttp.run(run_clients())
-    sampler.join()  # the window's end snapshot
+    rawhttp.run(run())
+    sampler.join()
     total = Tally()
     for tally in tallies:
         total.merge(tally)
-    cpu = CpuUse.between(*snapshots, units=total.completed_in_window, wall=seconds)
-    return _summarise("single, closed loop", total, clients, seconds, cpu)
+    return total
 
 
 def open_loop(
@@ -727,19 +744,12 @@ def open_loop(
                 tally.latencies.append(done - due)
                 tally.service_times.append(done - sent)
 
-    async def run_workers() -> None:
-        try:
-            await asyncio.gather(*(worker(i) for i in range(workers)))
-        finally:
-            for connection in connections:
-                connection.close()
-
-    sampler = _sample_cpu_at((window_start, window_end), server.process.pid, snapshots)
-    rawhttp.run(run_workers())
-    sampler.join()  # the window's end snapshot
-    total = Tally()
-    for tally in tallies:
-        total.merge(tally)
+    total = _drive(
+        connections,
+        [worker(i) for i in range(workers)],
+        tallies,
+        _sample_cpu_at((window_start, window_end), server.process.pid, snapshots),
+    )
     cpu = CpuUse.between(*snapshots, units=total.completed_in_window, wall=seconds)
     phase = _summarise("single, open loop", total, workers, seconds, cpu)
     phase.offered_rate = rate
@@ -889,7 +899,9 @@ def measure_config(
         )
         token = str(json.loads(created)["token"])
         with serving(env, workers, workdir) as server:
-            result = _measure_server(args, server, token, workers, open_rate)
+            result = _measure_server(
+                args, server, token, workers, open_rate, env["FIDELA_DATABASE_URL"]
+            )
         result.server_log_problems = _log_problems(server.log_path)
         return result
     finally:
@@ -897,7 +909,12 @@ def measure_config(
 
 
 def _measure_server(
-    args: argparse.Namespace, server: Server, token: str, workers: int, open_rate: float | None
+    args: argparse.Namespace,
+    server: Server,
+    token: str,
+    workers: int,
+    open_rate: float | None,
+    url: str,
 ) -> ConfigResult:
     requests = Requests(secrets.token_hex(4), args.customers, seed=42)
     size = args.batch_size
@@ -920,6 +937,10 @@ def _measure_server(
         seconds=None,
     )
     _log(f"    {seed.events_per_s:,.0f} events/s")
+    # As pgbench does after loading its tables (and autovacuum would, were it on): statistics
+    # of the seeded tables, so the measured statements are not planned for empty ones.
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("ANALYZE")
     _log(f"  single events, closed loop, {args.clients} clients, {args.seconds:g} s")
     single = closed_loop(
         server, token, requests, clients=args.clients, seconds=args.seconds, warmup=args.warmup

@@ -220,6 +220,4 @@ def test_several_import_processes_are_refused_on_sqlite(engine: Engine, data: Pa
     )
     assert result.exit_code != 0
     # The message is laid out in a box: compare its words, not its line breaks.
-    assert "SQLite takes one writer at a time" in " ".join(
-        result.output.replace("│", " ").split()
-    )
+    assert "SQLite takes one writer at a time" in " ".join(result.output.replace("│", " ").split())

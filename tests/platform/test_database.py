@@ -83,3 +83,16 @@ def test_sqlite_serialises_concurrent_writers_without_losing_any(
     if engine.dialect.name == "sqlite":
         with engine.connect() as connection:
             assert connection.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+
+
+def test_refreshing_statistics_analyses_the_tables_on_postgresql(
+    committed_database: Database,
+) -> None:
+    committed_database.refresh_statistics()  # a no-op on SQLite, which must not fail
+    if committed_database.dialect != "postgresql":
+        return
+    with committed_database.read() as session:
+        analysed = session.execute(
+            text("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'event'")
+        ).scalar_one()
+    assert analysed is True

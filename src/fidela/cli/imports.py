@@ -30,6 +30,7 @@ from fidela.imports.rules import (
     text,
 )
 from fidela.imports.service import ImportReport
+from fidela.imports.statistics import RefreshSchedule
 from fidela.kernel.clock import utc_now
 from fidela.kernel.errors import DomainError
 from fidela.platform.heap import settle_after_startup
@@ -102,6 +103,13 @@ def _run(
         # Forked now: before the progress bar starts its thread.
         workers = Workers(plan.process, jobs)
     prepared = (plan.prepare(chunk, total) for chunk in chunks)
+    schedule = RefreshSchedule()
+
+    def committed(rows: int) -> None:
+        progress.update(task, advance=rows)
+        if schedule.due_after(rows):
+            database.refresh_statistics()
+
     progress = Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -114,7 +122,7 @@ def _run(
         task = progress.add_task(f"{label} {path.name}", total=count_rows(path))
         if workers is not None:
             try:
-                workers.run(prepared, total, lambda rows: progress.update(task, advance=rows))
+                workers.run(prepared, total, committed)
             except ImportFailed as failure:
                 # What the workers committed stays; re-running the import changes nothing.
                 console.print(f"import stopped, a worker failed:\n{failure}")
@@ -133,7 +141,7 @@ def _run(
                 total.add(
                     database.write_retrying(functools.partial(_process_chunk, plan.process, units))
                 )
-                progress.update(task, advance=len(keyed))
+                committed(len(keyed))
         total.problems.sort(key=lambda problem: problem.row)
     if errors is not None:
         with errors.open("w", newline="", encoding="utf-8") as handle:

