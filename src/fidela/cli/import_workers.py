@@ -59,8 +59,9 @@ class _Failed:
     error: str
 
 
-def _apply(process: Process, chunk: Units, session: Session) -> ImportReport:
-    return process(session, chunk)
+def apply_units(process: Process, units: Units, session: Session) -> ImportReport:
+    """``process`` with its arguments in the order ``write_retrying`` partial calls need."""
+    return process(session, units)
 
 
 def _work(process: Process, inbox: Any, outbox: Any) -> None:
@@ -69,7 +70,7 @@ def _work(process: Process, inbox: Any, outbox: Any) -> None:
     database = Database.from_url(current.database_url, pool_size=1)
     try:
         while (chunk := inbox.get()) is not None:
-            report = database.write_retrying(functools.partial(_apply, process, chunk))
+            report = database.write_retrying(functools.partial(apply_units, process, chunk))
             outbox.put(_Done(report, len(chunk)))
     except BaseException:  # reported to the parent, which stops the import
         outbox.put(_Failed(traceback.format_exc()))
@@ -102,7 +103,6 @@ class Workers:
         """Deal the units of ``chunks`` to the workers by key and add their reports to
         ``total`` once all committed; ``advance`` is told the units of every chunk committed."""
         buffers: list[Units] = [[] for _ in self._inboxes]
-        self._pending = 0
         failed = True
         try:
             for chunk in chunks:
@@ -122,7 +122,6 @@ class Workers:
             failed = False
         finally:
             self._stop(failed)
-        total.problems.sort(key=lambda problem: problem.row)
 
     def _send(
         self, n: int, chunk: Units, total: ImportReport, advance: Callable[[int], None]

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from fidela.cli import context
 from fidela.cli.files import count_rows, read_rows, rows_only
-from fidela.cli.import_workers import ImportFailed, Keyed, Process, Units, Workers
+from fidela.cli.import_workers import ImportFailed, Keyed, Process, Units, Workers, apply_units
 from fidela.cli.output import JsonOption, console, emit, failures_exit_1
 from fidela.event.service import IngestContext
 from fidela.imports import service
@@ -73,10 +73,6 @@ class Plan:
 
     prepare: Callable[[Chunk, ImportReport], Keyed]
     process: Process
-
-
-def _process_chunk(process: Process, units: Units, session: Session) -> ImportReport:
-    return process(session, units)
 
 
 def _run(
@@ -139,7 +135,7 @@ def _run(
                 # with a concurrent writer: every row kind imports idempotently.
                 units = [unit for _, unit in keyed]
                 total.add(
-                    database.write_retrying(functools.partial(_process_chunk, plan.process, units))
+                    database.write_retrying(functools.partial(apply_units, plan.process, units))
                 )
                 committed(len(keyed))
         total.problems.sort(key=lambda problem: problem.row)

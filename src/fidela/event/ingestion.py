@@ -47,6 +47,7 @@ from fidela.event.rules import (
 )
 from fidela.event.schemas import EventIn, EventResult
 from fidela.kernel.errors import DomainError, FieldProblem
+from fidela.platform.db import sqlstate_of
 from fidela.platform.validation import problems_from, summary
 
 Outcome = EventResult | DomainError
@@ -223,7 +224,7 @@ def _round(
     try:
         failures = _resolve(session, fresh, context)
     except IntegrityError as error:
-        if getattr(error.orig, "sqlstate", None) != UNIQUE_VIOLATION:
+        if sqlstate_of(error) != UNIQUE_VIOLATION:
             raise
         # Another transaction committed an identity this round was creating (the same new
         # customer in a concurrent batch, or this very batch sent twice at once): the next

@@ -5,7 +5,8 @@ format escapes every string element with a regular expression) and the statement
 back with ``unnest``: the statement text is the same whatever the number of rows (so the driver
 prepares it once), and a thousand rows cost a handful of parameters instead of thousands of
 placeholders to parse and bind. Measured on 1,000 events, psycopg spent more time splitting
-and binding a multi-row ``VALUES`` statement than the server spent running it.
+and binding a multi-row ``VALUES`` statement than the server spent running it. Inserts that
+neither skip conflicts nor return anything use binary ``COPY`` instead (see ``_copy_rows``).
 
 On SQLite the library's executemany path is already cheap (the driver is in C, in process),
 so the same calls go through SQLAlchemy Core.

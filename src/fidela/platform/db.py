@@ -115,12 +115,18 @@ RETRYABLE_STATES = frozenset({"40P01", "40001"})
 WRITE_ATTEMPTS = 4
 
 
+def sqlstate_of(error: BaseException) -> str | None:
+    """The SQLSTATE of a driver error SQLAlchemy raised (None for anything else)."""
+    if not isinstance(error, DBAPIError):
+        return None
+    state = getattr(error.orig, "sqlstate", None)
+    return state if isinstance(state, str) else None
+
+
 def is_retryable(error: BaseException) -> bool:
     """Whether ``error`` is a transaction PostgreSQL rolled back to break a deadlock or a
     serialisation conflict (nothing of it was written)."""
-    if not isinstance(error, DBAPIError):
-        return False
-    return getattr(error.orig, "sqlstate", None) in RETRYABLE_STATES
+    return sqlstate_of(error) in RETRYABLE_STATES
 
 
 class Database:
