@@ -87,3 +87,47 @@ def test_replays_in_one_group_get_the_first_result(
     assert results[0].replayed is False
     for replay in results[1:]:
         assert replay.model_dump() == {**results[0].model_dump(), "replayed": True}
+
+
+async def closed_loop(grouper: EventGrouper, clients: int, rounds: int, at: Any) -> list[Any]:
+    """``clients`` senders, each sending its next event a moment (n ms, as over a network)
+    after the last one is answered."""
+
+    async def client(n: int) -> list[Any]:
+        answers = []
+        for r in range(rounds):
+            body = order(f"C{n}-{r}", at, customer={"email": f"c{n}@example.com"})
+            answers.append(await grouper.ingest(EventIn.model_validate(body), None))
+            await asyncio.sleep(0.001 * n)
+        return answers
+
+    answers = await asyncio.gather(*(client(n) for n in range(clients)))
+    return [answer for answers_of_one in answers for answer in answers_of_one]
+
+
+def test_clients_answered_together_are_waited_for_and_share_the_next_transaction(
+    database: Database, clock: Clock
+) -> None:
+    counting = CountingDatabase(database)
+    # A long wait limit: the test never depends on timing, only on who is awaited.
+    grouper = EventGrouper(counting, WIRING, clock, gather_seconds=30)
+    results = asyncio.run(closed_loop(grouper, clients=6, rounds=4, at=clock()))
+    assert all(isinstance(result, EventResult) for result in results)
+    # One transaction per round: without the wait the first client to send again would
+    # start a transaction of its own, and the others would share the one after.
+    assert counting.writes == 4
+
+
+def test_a_lone_client_is_never_made_to_wait(database: Database, clock: Clock) -> None:
+    counting = CountingDatabase(database)
+    grouper = EventGrouper(counting, WIRING, clock, gather_seconds=30)
+
+    async def timed() -> float:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await closed_loop(grouper, clients=1, rounds=3, at=clock())
+        return loop.time() - started
+
+    # Each group awaits as many events as the last one held (one), which is already there.
+    assert asyncio.run(timed()) < 20
+    assert counting.writes == 3

@@ -29,6 +29,7 @@ from fidela.api.routes import (
     segments,
     system,
 )
+from fidela.api.single_event import SingleEventPath, route_of
 from fidela.kernel.clock import utc_now
 from fidela.platform.db import Database
 from fidela.platform.settings import Settings, get_settings
@@ -80,8 +81,11 @@ def create_app(
         app.state.wiring,
         lambda: app.state.clock(),
         max_group=settings.ingest_group_max,
+        gather_seconds=settings.ingest_group_gather_ms / 1000,
     )
     install_error_handlers(app)
+    # Inside the request-id and metrics middleware (added after it, so it wraps this one).
+    app.add_middleware(SingleEventPath, api=app, route=route_of(events.router.routes))
     app.add_middleware(RequestContextMiddleware)
     # First: routes are matched in order, one router at a time, and matching every router
     # before reaching the ingestion endpoints cost 240 us a request.

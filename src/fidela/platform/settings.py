@@ -82,6 +82,15 @@ class Settings(BaseSettings):
         le=1000,
         description="Single-event requests grouped into one transaction at most",
     )
+    ingest_group_gather_ms: float = Field(
+        default=2.0,
+        ge=0,
+        le=50,
+        description=(
+            "Under load, how long the next group of single events may wait for the clients "
+            "just answered to send again (see fidela.api.grouping); 0: never wait"
+        ),
+    )
 
     @classmethod
     def settings_customise_sources(

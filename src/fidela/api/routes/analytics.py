@@ -112,7 +112,7 @@ def cohorts(
 KpiParams = dict[str, Any]
 
 
-def _kpi_params(
+async def _kpi_params(
     period: Annotated[str | None, Query(description="day, week or month")] = None,
     periods: Annotated[str | None, Query(description="How many periods up to as_of")] = None,
     segment_by: Annotated[str | None, Query(description="all, rfm, value or channel")] = None,

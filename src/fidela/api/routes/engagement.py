@@ -59,7 +59,7 @@ PREFIX = "/v1/engagement"
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
 
-def engagement_settings(request: Request) -> EngagementSettings:
+async def engagement_settings(request: Request) -> EngagementSettings:
     """The app's engagement settings (tests set ``app.state.engagement``)."""
     configured = getattr(request.app.state, "engagement", None)
     return configured if isinstance(configured, EngagementSettings) else get_engagement_settings()
