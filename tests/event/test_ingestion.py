@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from fidela.commerce.models import SalesOrder, SalesOrderLine
 from fidela.customer.models import Customer, CustomerIdentity
 from fidela.event import service as events
 from fidela.event.models import Event
+from fidela.event.schemas import EventResult
 from fidela.platform.db import Database
 from tests.conftest import Clock
 from tests.customer.fixtures import context
@@ -123,3 +125,41 @@ def test_unknown_customer_id_rejects_only_its_event(database: Database, clock: C
     assert [item.status for item in items] == ["rejected", "accepted"]
     assert items[0].problem is not None
     assert items[0].problem.code == "customer_not_found"
+
+
+def test_unisolated_ingestion_hands_a_failing_batch_back_instead_of_half_storing_it(
+    database: Database, clock: Clock
+) -> None:
+    bodies = [
+        order("T-1", clock(), customer={"email": "ana@example.com"}),
+        returned("R-1", "NO-SUCH-ORDER", clock(), amount_minor=100),
+    ]
+    parsed = [events.parse_event(body) for body in bodies]
+    with pytest.raises(events.NeedsIsolation), database.write() as session:
+        events.ingest_many(session, parsed, context=context(clock()), isolated=False)
+    # The caller's transaction rolled back: nothing of the first event is left.
+    assert count(database, Event) == 0
+    assert count(database, Customer) == 0
+    with database.write() as session:
+        outcomes = events.ingest_many(session, parsed, context=context(clock()))
+    # The isolated form, which the caller runs next, leaves the failing event out.
+    assert [type(outcome).__name__ for outcome in outcomes] == ["EventResult", "UnknownOrder"]
+    assert count(database, Event) == 1
+
+
+def test_unisolated_ingestion_of_clean_events_answers_as_the_isolated_one_does(
+    database: Database, clock: Clock
+) -> None:
+    first = order("T-1", clock(), customer={"email": "ana@example.com"})
+    with database.write() as session:
+        (result,) = events.ingest_many(
+            session, [events.parse_event(first)], context=context(clock()), isolated=False
+        )
+    with database.write() as session:
+        (replay,) = events.ingest_many(
+            session, [events.parse_event(first)], context=context(clock())
+        )
+    assert isinstance(result, EventResult)
+    assert isinstance(replay, EventResult)
+    assert replay.model_dump() == {**result.model_dump(), "replayed": True}
+    assert count(database, SalesOrder) == 1

@@ -56,10 +56,13 @@ def _follow(states: dict[int, tuple[str, int | None]], customer_id: int) -> int:
     return current
 
 
-def _load_states(session: Session, ids: set[int]) -> dict[int, tuple[str, int | None]]:
-    """Status and merge target of ``ids`` and of every profile they were merged into."""
-    states: dict[int, tuple[str, int | None]] = {}
-    wanted = set(ids)
+def _load_states(
+    session: Session, ids: set[int], known: dict[int, tuple[str, int | None]]
+) -> dict[int, tuple[str, int | None]]:
+    """Status and merge target of ``ids`` and of every profile they were merged into, with
+    those ``known`` already."""
+    states = dict(known)
+    wanted = set(ids) | {target for _, target in known.values() if target is not None}
     for _ in range(_MAX_HOPS):
         wanted -= states.keys()
         if not wanted:
@@ -82,9 +85,9 @@ def resolve_many(
     A request that fails (an unknown or inactive profile, invalid profile data) gets its
     error in its place and leaves nothing behind; the others are unaffected."""
     named = {identity for request in requests if request for identity in request.identities}
-    owners: dict[Identity, int] = repository.owners_of(session, named)
+    owners, known = repository.owners_with_states(session, named)
     explicit = {request.customer_id for request in requests if request and request.customer_id}
-    states = _load_states(session, explicit | set(owners.values()))
+    states = _load_states(session, explicit, known)
 
     outcomes: list[Outcome] = []
     # New profiles get placeholder ids (negative) until their rows exist.

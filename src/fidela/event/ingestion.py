@@ -148,13 +148,26 @@ def _prepare(
     )
 
 
+class NeedsIsolation(Exception):
+    """An unisolated ingestion met an event to leave out or a lost race: roll the
+    transaction back and ingest again with ``isolated=True``."""
+
+
 def ingest_many(
-    session: Session, events: Sequence[EventIn | DomainError], *, context: IngestContext
+    session: Session,
+    events: Sequence[EventIn | DomainError],
+    *,
+    context: IngestContext,
+    isolated: bool = True,
 ) -> list[Outcome]:
     """Ingest events in order: each one's result (``replayed`` for a known business key) or
     the error that rejected it. ``events`` may hold errors already (a body that did not
     parse); they are passed through in place. Request ids come from ``context.request_ids``
-    (one per event) or ``context.request_id``."""
+    (one per event) or ``context.request_id``.
+
+    ``isolated=False`` saves the savepoint's two round trips, for a caller whose transaction
+    holds nothing else (the single-event groups): instead of rolling a failed round back to
+    the savepoint, it raises ``NeedsIsolation`` and the caller starts over isolated."""
     outcomes: list[Outcome | None] = [e if isinstance(e, DomainError) else None for e in events]
     custom = [e.type for e in events if isinstance(e, EventIn) and e.type.startswith(CUSTOM_PREFIX)]
     schemas = repository.find_schemas(session, custom)
@@ -168,7 +181,7 @@ def ingest_many(
             outcomes[index] = error
     races = 0
     while pending:
-        failures = _round(session, pending, context, outcomes)
+        failures = _round(session, pending, context, outcomes, isolated=isolated)
         if failures is None:
             break
         if isinstance(failures, LostRace):
@@ -199,6 +212,8 @@ def _round(
     pending: list[_Prepared],
     context: IngestContext,
     outcomes: list[Outcome | None],
+    *,
+    isolated: bool,
 ) -> Failures | LostRace | None:
     """Ingest ``pending`` inside a savepoint. None when all went through; otherwise the
     savepoint is rolled back, nothing is answered, and the answer is the events that failed
@@ -214,7 +229,13 @@ def _round(
             repeats.append(prepared)
         else:
             first[prepared.key] = prepared
-    savepoint = session.begin_nested()
+    savepoint = session.begin_nested() if isolated else None
+
+    def undo() -> None:
+        if savepoint is None:
+            raise NeedsIsolation
+        savepoint.rollback()
+
     known = repository.find_claimed(session, list(first))
     fresh = [p for p in first.values() if p.key not in known]
     for prepared in fresh:
@@ -229,11 +250,11 @@ def _round(
         # Another transaction committed an identity this round was creating (the same new
         # customer in a concurrent batch, or this very batch sent twice at once): the next
         # round sees it and matches it.
-        savepoint.rollback()
+        undo()
         return LostRace()
     if failures:
         # Whatever resolution wrote for the others is rolled back with the round.
-        savepoint.rollback()
+        undo()
         return failures
     claimed = repository.claim_events(
         session,
@@ -252,13 +273,13 @@ def _round(
         ],
     )
     if len(claimed) < len(fresh):
-        savepoint.rollback()
+        undo()
         return LostRace()
     for prepared in fresh:
         prepared.event_id = claimed[prepared.key]
     failures = _dispatch(session, fresh, context)
     if failures:
-        savepoint.rollback()
+        undo()
         return failures
     stored_results = {p.key: _result(p) for p in fresh}
     repository.store_results(
@@ -275,7 +296,8 @@ def _round(
     )
     # Built from values this module made JSON-ready itself: no second validation.
     results = {key: EventResult.model_construct(**value) for key, value in stored_results.items()}
-    savepoint.commit()
+    if savepoint is not None:
+        savepoint.commit()
     stored = repository.find_results(session, list(known.values())) if known else {}
     for key, event_id in known.items():
         results[key] = EventResult.model_validate(

@@ -14,7 +14,7 @@ from fidela.customer import service as customers
 from fidela.event import repository
 from fidela.event.catalogue import CUSTOM_PREFIX
 from fidela.event.context import IngestContext
-from fidela.event.ingestion import ingest_many
+from fidela.event.ingestion import NeedsIsolation, ingest_many
 from fidela.event.models import Event, EventTypeSchema
 from fidela.event.rules import (
     EventSchemaConflict,
@@ -30,7 +30,14 @@ from fidela.event.schemas import BatchItem, EventIn, EventResult, Problem
 from fidela.kernel.errors import DomainError, FieldProblem
 from fidela.platform.validation import problems_from, summary
 
-__all__ = ["IngestContext", "ingest_batch", "ingest_event", "ingest_many", "parse_event"]
+__all__ = [
+    "IngestContext",
+    "NeedsIsolation",
+    "ingest_batch",
+    "ingest_event",
+    "ingest_many",
+    "parse_event",
+]
 
 
 def ingest_event(session: Session, *, event: EventIn, context: IngestContext) -> EventResult:

@@ -15,6 +15,7 @@ so the same calls go through SQLAlchemy Core.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -198,32 +199,59 @@ def update_rows(
     )
 
 
+@dataclass(frozen=True)
+class Joined:
+    """A table joined to ``select_matching``'s rows through ``via`` (its id, a foreign key
+    of the matched table), and the ``columns`` of it to return after the matched ones."""
+
+    table: Table
+    via: str
+    columns: tuple[str, ...]
+
+
 def select_matching(
     session: Session,
     table: Table,
     key_columns: Sequence[str],
     keys: Sequence[tuple[Any, ...]],
     columns: Sequence[str],
+    joined: Joined | None = None,
 ) -> list[tuple[Any, ...]]:
     """The ``columns`` of the rows whose ``key_columns`` equal one of ``keys`` (a composite
-    lookup through the unique index those columns carry)."""
+    lookup through the unique index those columns carry), followed by ``joined``'s columns
+    of the row each one refers to, if given (one statement where two would follow)."""
     if not keys:
         return []
     if session.get_bind().dialect.name != "postgresql":
-        statement = select(*(table.c[c] for c in columns)).where(
-            tuple_(*(table.c[c] for c in key_columns)).in_(bindparam("keys", expanding=True))
+        selected = [table.c[c] for c in columns]
+        source: Any = table
+        if joined is not None:
+            selected += [joined.table.c[c] for c in joined.columns]
+            source = table.join(joined.table, joined.table.c.id == table.c[joined.via])
+        statement = (
+            select(*selected)
+            .select_from(source)
+            .where(
+                tuple_(*(table.c[c] for c in key_columns)).in_(bindparam("keys", expanding=True))
+            )
         )
         return [tuple(row) for row in session.connection().execute(statement, {"keys": keys})]
-    cache_key = ("select", table.name, tuple(key_columns), tuple(columns))
+    cache_key = ("select", table.name, tuple(key_columns), tuple(columns), joined)
     if cache_key not in _statements:
         (name,) = _quoted(session, table.name)
         quoted_keys = _quoted(session, *key_columns)
         casts = ", ".join(f"%b::{_pg_type(session, table, c)}[]" for c in key_columns)
         wanted = ", ".join(f"t.{c}" for c in _quoted(session, *columns))
-        joined = " AND ".join(f"t.{c} = k.{c}" for c in quoted_keys)
+        joined_sql = ""
+        if joined is not None:
+            (other,) = _quoted(session, joined.table.name)
+            (via,) = _quoted(session, joined.via)
+            wanted += "".join(f", j.{c}" for c in _quoted(session, *joined.columns))
+            joined_sql = f" JOIN {other} AS j ON j.id = t.{via}"
+        joined_on = " AND ".join(f"t.{c} = k.{c}" for c in quoted_keys)
         _statements[cache_key] = (
             f"SELECT {wanted} FROM {name} AS t "  # noqa: S608 - see insert_rows
-            f"JOIN unnest({casts}) AS k({', '.join(quoted_keys)}) ON {joined}"
+            f"JOIN unnest({casts}) AS k({', '.join(quoted_keys)}) ON {joined_on}{joined_sql}"
         )
     arrays = tuple([key[n] for key in keys] for n in range(len(key_columns)))
     result = session.connection().exec_driver_sql(_statements[cache_key], arrays)
