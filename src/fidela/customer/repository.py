@@ -75,18 +75,6 @@ def search_customers(
 _IDENTITY = table_of(CustomerIdentity)
 
 
-def owners_of(session: Session, identities: Iterable[Identity]) -> dict[Identity, int]:
-    keys = [(i.kind.value, i.namespace, i.value) for i in identities]
-    rows = select_matching(
-        session,
-        _IDENTITY,
-        ("kind", "namespace", "value"),
-        keys,
-        ("kind", "namespace", "value", "customer_id"),
-    )
-    return {Identity(IdentityKind(k), v, ns): owner for k, ns, v, owner in rows}
-
-
 _CUSTOMER = table_of(Customer)
 
 
@@ -106,6 +94,12 @@ def owners_with_states(
     owners = {Identity(IdentityKind(k), v, ns): owner for k, ns, v, owner, _, _ in rows}
     states = {owner: (status, target) for _, _, _, owner, status, target in rows}
     return owners, states
+
+
+def owners_of(session: Session, identities: Iterable[Identity]) -> dict[Identity, int]:
+    """The profile owning each of ``identities`` that has one."""
+    owners, _ = owners_with_states(session, identities)
+    return owners
 
 
 # Every column of a new profile row but the id: bulk inserts need the same keys in each row.
