@@ -37,6 +37,9 @@ from fidela.event.schemas import EventIn
 from fidela.kernel.errors import DomainError
 
 PATH = "/v1/events"
+SCOPE = "events:write"
+JSON = "application/json"
+ExceptionHandler = Callable[[Request, Exception], Any]
 
 
 def route_of(routes: list[BaseRoute]) -> BaseRoute:
@@ -45,11 +48,6 @@ def route_of(routes: list[BaseRoute]) -> BaseRoute:
         if getattr(route, "path", None) == PATH and "POST" in getattr(route, "methods", ()):
             return route
     raise LookupError(f"no POST {PATH} route to answer for")
-
-
-SCOPE = "events:write"
-JSON = "application/json"
-ExceptionHandler = Callable[[Request, Exception], Any]
 
 
 class SingleEventPath:
