@@ -166,14 +166,30 @@ def _parsed(session: Session, row: LoyaltyProgramme) -> Programme:
     return programme
 
 
+# Built once: the earning subscriber asks for every group of events, and building the
+# statement, and loading whole rows into the session, cost more than running it.
+_IN_FORCE = (
+    select(LoyaltyProgramme.id, LoyaltyProgramme.revision)
+    .where(LoyaltyProgramme.active.is_(True), LoyaltyProgramme.rule_set_version > 0)
+    .order_by(LoyaltyProgramme.id)
+)
+
+
 def programmes_in_force(session: Session) -> list[Programme]:
-    """Active programmes with a rule set, in id order (what the earning subscriber runs)."""
-    rows = session.execute(
-        select(LoyaltyProgramme)
-        .where(LoyaltyProgramme.active.is_(True), LoyaltyProgramme.rule_set_version > 0)
-        .order_by(LoyaltyProgramme.id)
-    ).scalars()
-    return [_parsed(session, row) for row in rows]
+    """Active programmes with a rule set, in id order (what the earning subscriber runs).
+    Only ids and revisions are read unless a programme changed since this process parsed it."""
+    in_force = session.execute(_IN_FORCE).all()
+    cached = {programme_id: _cache.get(revision) for programme_id, revision in in_force}
+    missing = [programme_id for programme_id, programme in cached.items() if programme is None]
+    if missing:
+        rows = session.execute(
+            select(LoyaltyProgramme).where(LoyaltyProgramme.id.in_(missing))
+        ).scalars()
+        # A row changed or switched off since the first read is taken as it is now.
+        cached.update(
+            {row.id: _parsed(session, row) for row in rows if row.active and row.rule_set_version}
+        )
+    return [programme for programme in cached.values() if programme is not None]
 
 
 def list_programmes(session: Session) -> list[Programme]:

@@ -287,15 +287,18 @@ def insert_pledge(session: Session, values: dict[str, Any]) -> int | None:
     ).scalar_one_or_none()
 
 
+# Built once: read for every group of orders ingested.
+_ACTIVE_PLEDGES = (
+    select(CharityPledge, Charity.code)
+    .join(Charity, Charity.id == CharityPledge.charity_id)
+    .where(CharityPledge.active.is_(True), Charity.active.is_(True))
+    .order_by(CharityPledge.id)
+)
+
+
 def active_pledges(session: Session) -> list[tuple[CharityPledge, str]]:
     """Active pledges with their charity's code, in id order (the lock order)."""
-    rows = session.execute(
-        select(CharityPledge, Charity.code)
-        .join(Charity, Charity.id == CharityPledge.charity_id)
-        .where(CharityPledge.active.is_(True), Charity.active.is_(True))
-        .order_by(CharityPledge.id)
-    ).all()
-    return [(pledge, code) for pledge, code in rows]
+    return [(pledge, code) for pledge, code in session.execute(_ACTIVE_PLEDGES).all()]
 
 
 def lock_pledge(session: Session, pledge_id: int) -> None:

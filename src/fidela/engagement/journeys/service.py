@@ -444,10 +444,14 @@ def _resume(
     _apply(session, state, definition, advance, now=now, runtime=runtime)
 
 
+# Built once: read for every group of events ingested.
+_ALL_JOURNEYS = select(Journey).order_by(Journey.id)
+
+
 def _journeys(session: Session) -> list[tuple[Journey, Definition]]:
     return [
         (journey, _parsed(journey.definition))
-        for journey in session.execute(select(Journey).order_by(Journey.id)).scalars()
+        for journey in session.execute(_ALL_JOURNEYS).scalars()
     ]
 
 
