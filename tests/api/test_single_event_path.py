@@ -10,12 +10,14 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 from starlette.types import Message, Receive, Scope, Send
 
 from fidela.access import service
 from fidela.api.app import create_app
 from fidela.api.routes import events
 from fidela.api.single_event import SingleEventPath, route_of
+from fidela.event.models import Event
 from fidela.platform.db import Database
 from fidela.platform.settings import Settings
 from tests.api.keys import issue
@@ -107,6 +109,13 @@ def test_a_valid_event_with_a_verified_key_is_ingested_without_the_framework(
     status, answer, _ = call(layer, headers, [body])
     assert status == 200
     assert json.loads(answer) == {**first, "replayed": True}
+    long_id = {**headers, "X-Request-ID": "r" * 150}
+    second = json.dumps(order("T-2", clock(), customer={"email": "a@example.com"})).encode()
+    call(layer, long_id, [second])
+    with database.read() as session:
+        stored = dict(session.execute(select(Event.external_id, Event.request_id)).all())
+    # The request id travels with the event, cut to what the column holds.
+    assert stored == {"T-1": "req-1", "T-2": "r" * 100}
 
 
 @pytest.mark.parametrize(

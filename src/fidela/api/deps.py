@@ -16,6 +16,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from fidela.access import service as access
 from fidela.access.rules import MissingApiKey, Principal, needs_touch, require_scope
+from fidela.api.middleware import incoming_request_id
 from fidela.api.principals import PrincipalCache
 from fidela.platform.db import Database
 from fidela.platform.settings import Settings
@@ -102,5 +103,4 @@ def actor_of(principal: Principal) -> str:
 
 
 def request_id_of(request: Request) -> str | None:
-    value = request.headers.get("x-request-id")
-    return value[:100] if value else None
+    return incoming_request_id(dict(request.scope["headers"]))

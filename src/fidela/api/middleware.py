@@ -14,6 +14,13 @@ from fidela.kernel.ids import random_token
 from fidela.platform.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 REQUEST_ID_HEADER = b"x-request-id"
+REQUEST_ID_MAX = 100
+
+
+def incoming_request_id(headers: dict[bytes, bytes]) -> str | None:
+    """The caller's ``X-Request-ID`` (raw ASGI headers), cut to the length the event table keeps."""
+    value = headers.get(REQUEST_ID_HEADER, b"").decode("latin-1")[:REQUEST_ID_MAX]
+    return value or None
 
 
 class RequestContextMiddleware:
@@ -25,8 +32,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        incoming = headers.get(REQUEST_ID_HEADER, b"").decode("latin-1")[:100]
-        request_id = incoming or random_token(16)
+        request_id = incoming_request_id(headers) or random_token(16)
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         status_holder: dict[str, int] = {"status": 500}

@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fidela.access.rules import Principal, grants
 from fidela.api.grouping import EventGrouper
+from fidela.api.middleware import incoming_request_id
 from fidela.api.principals import PrincipalCache
 from fidela.event.schemas import EventIn
 from fidela.kernel.errors import DomainError
@@ -75,7 +76,7 @@ class SingleEventPath:
             return
         # The metrics middleware labels requests by their route's template.
         scope["route"] = self.route
-        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:100] or None
+        request_id = incoming_request_id(headers)
         grouper: EventGrouper = self.api.state.event_groups
         try:
             result = await grouper.ingest(event, request_id)
