@@ -36,6 +36,7 @@ from fidela.tier.rules import (
     load_ladder,
     progress,
     qualifying_amount,
+    settled_decision,
 )
 
 JOIN = datetime(2024, 1, 5, 9, tzinfo=UTC)
@@ -677,6 +678,15 @@ def test_a_tier_only_changes_by_upgrade_review_grace_end_or_return(
         if decision.outcome is Outcome.UPGRADE:
             # judged in the window before the upgrade (an anniversary window restarts at it)
             assert qualifying_amount(ladder, state, activity, now) >= level.threshold
+        # the shortcut from the window's amount, when it answers, answers the same
+        settled = settled_decision(
+            ladder,
+            state,
+            qualifying_amount(ladder, state, activity, now),
+            now,
+            upgrade_returned=returned_upgrade(ladder, state, activity),
+        )
+        assert settled is None or settled == decision
         # evaluating again at the same instant changes nothing
         assert not evaluate(ladder, final, activity, now).changed
         # and the activity before activity_needed_since is irrelevant
@@ -740,3 +750,71 @@ def test_config_change_never_lowers_anyone(
     decision = apply_ladder_change(old, new, state, activity, at + timedelta(days=1))
     assert new.rank(decision.membership.tier_code) >= new.rank(state.tier_code)
     assert decision.outcome in {Outcome.KEEP, Outcome.UPGRADE}
+
+
+def returned_upgrade(ladder: TierLadder, state: Membership, activity: list[Activity]) -> bool:
+    """Whether the order of the member's last upgrade has a counted clawback."""
+    return any(
+        entry.kind is ActivityKind.CLAWBACK
+        and entry.order_ref == state.upgrade_order_ref
+        and (ladder.count_pending or not entry.pending)
+        for entry in activity
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ladder=ladders(),
+    steps=st.lists(STEP, max_size=20),
+    pending=st.lists(st.booleans(), max_size=20),
+    later=st.integers(0, 800),
+)
+def test_the_settled_shortcut_agrees_with_a_full_evaluation_whenever_it_answers(
+    ladder: TierLadder, steps: list[tuple[int, int, bool]], pending: list[bool], later: int
+) -> None:
+    state, now, activity = member(ladder), JOIN, []
+    for number, (gap, points, returned) in enumerate(steps):
+        now += timedelta(days=gap)
+        held = number < len(pending) and pending[number]
+        if points:
+            activity.append(earn(points, now, f"o-{number}", pending=held))
+        if returned and points:
+            activity.append(
+                Activity(ActivityKind.CLAWBACK, points // 2, now, f"o-{number}", pending=held)
+            )
+        for at in (now, now + timedelta(days=later)):
+            full = evaluate(ladder, state, activity, at)
+            settled = settled_decision(
+                ladder,
+                state,
+                qualifying_amount(ladder, state, activity, at),
+                at,
+                upgrade_returned=returned_upgrade(ladder, state, activity),
+            )
+            if settled is not None:
+                assert settled == full
+                assert not settled.changed
+        state = evaluate(ladder, state, activity, now).membership
+
+
+def test_the_settled_shortcut_declines_when_more_than_the_window_matters() -> None:
+    ladder = make_ladder(grace_days=30)
+    gold = upgraded(ladder, [earn(6000, JOIN, "o-1")], JOIN)
+    soon = JOIN + timedelta(days=1)
+    # the upgrade's order was returned within the return window: a full evaluation decides
+    assert settled_decision(ladder, gold, 0, soon, upgrade_returned=True) is None
+    assert settled_decision(ladder, gold, 0, soon, upgrade_returned=False) is not None
+    later = JOIN + timedelta(days=ladder.return_window_days + 1)
+    kept = settled_decision(ladder, gold, 0, later, upgrade_returned=True)
+    assert kept is not None
+    assert kept.outcome is Outcome.KEEP
+    assert not kept.changed
+    assert gold.review_at is not None
+    due = gold.review_at
+    assert settled_decision(ladder, gold, 0, due, upgrade_returned=False) is None  # review due
+    in_grace = replace(gold, grace_until=due + timedelta(days=30))
+    assert settled_decision(ladder, in_grace, 0, later, upgrade_returned=False) is None
+    base = member(ladder)
+    assert settled_decision(ladder, base, 999, JOIN, upgrade_returned=False) is not None
+    # reaches Silver
+    assert settled_decision(ladder, base, 1000, JOIN, upgrade_returned=False) is None

@@ -40,11 +40,14 @@ from fidela.tier.rules import (
     Transition,
     activity_needed_since,
     apply_ladder_change,
+    current_start,
     enrol,
     evaluate,
     load_ladder,
     progress,
+    settled_decision,
 )
+from fidela.tier.window_counts import Window, WindowCount, window_counts
 
 TIER_CHANGED = "tier.changed"
 
@@ -263,6 +266,20 @@ def _points_activity(
     return activity
 
 
+def _activity(
+    session: Session, ladder: LadderRef, memberships: dict[int, Membership], now: datetime
+) -> dict[int, list[Activity]]:
+    """The qualifying activity these members' decisions at ``now`` need (one read from the
+    earliest instant any of them needs)."""
+    if not memberships:
+        return {}
+    starts = [activity_needed_since(ladder.ladder, m, now) for m in memberships.values()]
+    since = None if any(s is None for s in starts) else min(s for s in starts if s is not None)
+    if ladder.ladder.basis is Basis.SPEND:
+        return {c: _spend_activity(session, ladder.ladder, c, since) for c in memberships}
+    return _points_activity(session, ladder.programme_code, list(memberships), since, now)
+
+
 def _spend_activity(
     session: Session, ladder: TierLadder, customer_id: int, since: datetime | None
 ) -> list[Activity]:
@@ -329,12 +346,35 @@ def qualify_many(
     memberships = {
         c: stored[c][2] if c in stored else enrol(ladder.ladder, joined_at=now) for c in wanted
     }
-    starts = [activity_needed_since(ladder.ladder, m, now) for m in memberships.values()]
-    since = None if any(s is None for s in starts) else min(s for s in starts if s is not None)
-    if ladder.ladder.basis is Basis.SPEND:
-        activity = {c: _spend_activity(session, ladder.ladder, c, since) for c in wanted}
-    else:
-        activity = _points_activity(session, ladder.programme_code, wanted, since, now)
+    current = [c for c in wanted if c not in stored or stored[c][1] == ladder.version]
+    counts = window_counts(
+        session,
+        programme_code=ladder.programme_code,
+        ladder=ladder.ladder,
+        windows={
+            c: Window(
+                current_start(ladder.ladder, memberships[c], now),
+                memberships[c].upgrade_order_ref,
+            )
+            for c in current
+        },
+        now=now,
+    )
+    settled: dict[int, TierDecision] = {}
+    for customer_id in current:
+        count = counts.get(customer_id) or WindowCount(0, upgrade_returned=False)
+        decision = settled_decision(
+            ladder.ladder,
+            memberships[customer_id],
+            count.amount,
+            now,
+            upgrade_returned=count.upgrade_returned,
+        )
+        if decision is not None:
+            settled[customer_id] = decision
+    # Only the members whose tier may move have their history read.
+    moving = [c for c in wanted if c not in settled]
+    activity = _activity(session, ladder, {c: memberships[c] for c in moving}, now)
     decisions = {}
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
@@ -352,7 +392,7 @@ def qualify_many(
                 moved = apply_ladder_change(old, ladder.ladder, membership, mine, now)
                 membership = moved.membership
                 transitions.extend(moved.transitions)
-        decision = evaluate(ladder.ladder, membership, mine, now)
+        decision = settled.get(customer_id) or evaluate(ladder.ladder, membership, mine, now)
         transitions.extend(decision.transitions)
         if known is None:
             inserts.append(

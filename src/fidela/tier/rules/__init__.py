@@ -27,7 +27,9 @@ Map of concepts (module in brackets):
 - **Decision** [decision] (`evaluate`): upgrade / keep / downgrade / grace, with the dated
   transitions and the reasons that led to it; `progress` tells the member what is missing
   ("3800 points to Gold", "600 points to keep Silver by 2027-01-01"); `apply_ladder_change`
-  gives a member's standing when a new ladder version is saved.
+  gives a member's standing when a new ladder version is saved; `settled_decision` gives
+  evaluate's answer from the current window's amount alone when nothing else can move the
+  member (no review or grace due, no upgrade a return may undo), or says it cannot.
 - **Loading** [loading]: the JSON form, validated with a pointer for every problem.
 
 Invariants:
@@ -55,6 +57,7 @@ from fidela.tier.rules.decision import (
     evaluate,
     progress,
     qualifying_amount,
+    settled_decision,
 )
 from fidela.tier.rules.errors import InvalidActivity, InvalidLadder, LevelRemoved, UnknownTier
 from fidela.tier.rules.ladder import (
@@ -81,6 +84,7 @@ from fidela.tier.rules.membership import (
     TierProgress,
     Transition,
 )
+from fidela.tier.rules.windows import current_start
 
 __all__ = [
     "Activity",
@@ -108,9 +112,11 @@ __all__ = [
     "apply_ladder_change",
     "benefits_for",
     "check_ladder_change",
+    "current_start",
     "enrol",
     "evaluate",
     "load_ladder",
     "progress",
     "qualifying_amount",
+    "settled_decision",
 ]

@@ -103,6 +103,50 @@ def evaluate(
     return run.decision(membership, state)
 
 
+def settled_decision(
+    ladder: TierLadder,
+    membership: Membership,
+    amount: int,
+    now: datetime,
+    *,
+    upgrade_returned: bool,
+) -> TierDecision | None:
+    """What `evaluate` decides at ``now`` when only the current window can move the member,
+    from ``amount`` (what `qualifying_amount` counts for that window) and whether the order
+    of the last upgrade has been returned (a counted clawback or refund of
+    ``membership.upgrade_order_ref``); ``None`` when more of the history matters and
+    `evaluate` must see the activity.
+
+    More matters while a review or the end of a grace is due (they judge other windows),
+    while grace runs (activity may requalify), and while that return may still undo the
+    upgrade. Otherwise an upgrade is the only step `evaluate` could take, and ``amount``
+    decides it: below the next level, the member keeps their standing, unchanged. The earning
+    path asks this first, so a member's history is read only when their tier may move.
+    """
+    now = ensure_utc(now)
+    _check(ladder, membership, ())
+    if membership.grace_until is not None:
+        return None
+    if membership.review_at is not None and membership.review_at <= now:
+        return None
+    if upgrade_returned and _undo_possible(ladder, membership, now):
+        return None
+    if _qualified(ladder, amount) > ladder.rank(membership.tier_code):
+        return None
+    return _Run(ladder, (), now).decision(membership, membership)
+
+
+def _undo_possible(ladder: TierLadder, membership: Membership, now: datetime) -> bool:
+    """Whether a return may still undo the member's last upgrade (see ``_Run.undo_return``)."""
+    return (
+        ladder.on_return is OnReturn.REQUALIFY_AT_ONCE
+        and membership.upgrade_order_ref is not None
+        and membership.before_upgrade is not None
+        and membership.upgraded_at is not None
+        and now <= membership.upgraded_at + timedelta(days=ladder.return_window_days)
+    )
+
+
 def apply_ladder_change(
     old: TierLadder,
     new: TierLadder,
@@ -281,12 +325,11 @@ class _Run:
     def undo_return(self, state: Membership) -> Membership:
         order, prior, upgraded_at = state.upgrade_order_ref, state.before_upgrade, state.upgraded_at
         if (
-            self.ladder.on_return is not OnReturn.REQUALIFY_AT_ONCE
+            not _undo_possible(self.ladder, state, self.now)
             or order is None
             or prior is None
             or upgraded_at is None
             or order not in self.returned
-            or self.now > upgraded_at + timedelta(days=self.ladder.return_window_days)
         ):
             return state
         # Would the member hold the tier without the returned part of the order? Count the

@@ -1,0 +1,172 @@
+"""What each member's current tier window counts, summed by the database.
+
+The earning path re-qualifies every member it credits. Reading their qualifying history to
+do it cost more the longer they had been members (every earn of the year, as Python
+objects); yet for most of them the answer only depends on two facts, which the database
+gives in one statement whatever the history: the amount their current window counts, and
+whether the order behind their last upgrade has been returned (see
+``fidela.tier.rules.settled_decision``).
+
+Each fact is a correlated subquery per member, driven from the members' table of windows:
+the plan follows the indexes from the member to their entries (or orders) even where the
+planner has no statistics on a freshly loaded table, when a join of everything with
+everything would scan every entry once per member.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Select, String, and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from fidela.commerce.models import SalesOrder, SalesReturn
+from fidela.ledger.models import LedgerAccount, LedgerEntry, LedgerLot
+from fidela.ledger.rules.lots import LotState
+from fidela.platform.row_tables import row_table
+from fidela.platform.types import UTCDateTime
+from fidela.tier.rules import Basis, TierLadder
+
+ORDER_PREFIX = "order:"  # qualifying activity names its order "order:<id>"
+
+
+@dataclass(frozen=True)
+class Window:
+    """A member's current window: counted over ``(start, now]`` (``start`` None: since the
+    beginning), and the order of their last upgrade when a return may still undo it."""
+
+    start: datetime | None
+    upgrade_order_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class WindowCount:
+    amount: int  # what the window counts, as ``qualifying_amount`` adds it up
+    upgrade_returned: bool  # the window's upgrade order has a counted return
+
+
+def window_counts(
+    session: Session,
+    *,
+    programme_code: str,
+    ladder: TierLadder,
+    windows: dict[int, Window],
+    now: datetime,
+) -> dict[int, WindowCount]:
+    """Per member (customer id), their window's count at ``now``, in one statement."""
+    if not windows:
+        return {}
+    if ladder.basis is Basis.POINTS:
+        statement = _points(session, programme_code, ladder, windows, now)
+    else:
+        statement = _spend(session, ladder, windows, now)
+    return {
+        int(customer): WindowCount(int(amount or 0), bool(returned))
+        for customer, amount, returned in session.execute(statement)
+    }
+
+
+def _order_id(ref: str | None) -> int | None:
+    if ref is None or not ref.startswith(ORDER_PREFIX):
+        return None
+    number = ref.removeprefix(ORDER_PREFIX)
+    return int(number) if number.isdigit() else None
+
+
+def _points(
+    session: Session,
+    programme_code: str,
+    ladder: TierLadder,
+    windows: dict[int, Window],
+    now: datetime,
+) -> Any:
+    w = row_table(
+        session,
+        "w",
+        [("customer_id", BigInteger()), ("start", UTCDateTime()), ("upgrade_ref", String())],
+        [(c, window.start, window.upgrade_order_ref) for c, window in sorted(windows.items())],
+    )
+    mine = and_(
+        LedgerAccount.customer_id == w.c.customer_id, LedgerAccount.programme == programme_code
+    )
+    # As the service reads activity: pending lots count only if the ladder says so.
+    counted = (
+        [
+            or_(
+                LedgerLot.state != LotState.PENDING.value,
+                and_(LedgerLot.activates_at.is_not(None), LedgerLot.activates_at <= now),
+            )
+        ]
+        if not ladder.count_pending
+        else []
+    )
+    # An earn counts at its entry's date, a clawback (stored negative) at its lot's earn date.
+    at = case((LedgerEntry.kind == "earn", LedgerEntry.at), else_=LedgerLot.earned_at)
+    amount = (
+        select(func.sum(LedgerEntry.points))
+        .select_from(LedgerAccount)
+        .join(LedgerEntry, LedgerEntry.account_id == LedgerAccount.id)
+        .join(LedgerLot, LedgerLot.id == LedgerEntry.lot_id)
+        .where(
+            mine,
+            LedgerEntry.kind.in_(("earn", "clawback")),
+            or_(w.c.start.is_(None), at > w.c.start),
+            at <= now,
+            *counted,
+        )
+        .scalar_subquery()
+    )
+    returned = _first(
+        select(LedgerEntry.id)
+        .select_from(LedgerAccount)
+        .join(LedgerLot, LedgerLot.account_id == LedgerAccount.id)
+        .join(LedgerEntry, LedgerEntry.lot_id == LedgerLot.id)
+        .where(mine, LedgerLot.ref == w.c.upgrade_ref, LedgerEntry.kind == "clawback", *counted)
+    )
+    return select(w.c.customer_id, amount, _only_for(w.c.upgrade_ref, returned))
+
+
+def _spend(session: Session, ladder: TierLadder, windows: dict[int, Window], now: datetime) -> Any:
+    w = row_table(
+        session,
+        "w",
+        [("customer_id", BigInteger()), ("start", UTCDateTime()), ("upgrade_order", BigInteger())],
+        [
+            (c, window.start, _order_id(window.upgrade_order_ref))
+            for c, window in sorted(windows.items())
+        ],
+    )
+    # As the service reads activity: orders in the ladder's currency less their returns,
+    # both at the order's date.
+    mine = (SalesOrder.customer_id == w.c.customer_id, SalesOrder.currency == ladder.currency)
+    in_window = (
+        or_(w.c.start.is_(None), SalesOrder.ordered_at > w.c.start),
+        SalesOrder.ordered_at <= now,
+    )
+    spent = select(func.sum(SalesOrder.total_minor)).where(*mine, *in_window).scalar_subquery()
+    refunded = (
+        select(func.sum(SalesReturn.amount_minor))
+        .join(SalesOrder, SalesOrder.id == SalesReturn.order_id)
+        .where(*mine, *in_window)
+        .scalar_subquery()
+    )
+    returned = _first(
+        select(SalesReturn.id)
+        .join(SalesOrder, SalesOrder.id == SalesReturn.order_id)
+        .where(*mine, SalesReturn.order_id == w.c.upgrade_order)
+    )
+    amount = func.coalesce(spent, 0) - func.coalesce(refunded, 0)
+    return select(w.c.customer_id, amount, _only_for(w.c.upgrade_order, returned))
+
+
+def _first(rows: Select[Any]) -> Any:
+    # A LIMIT keeps PostgreSQL from turning the test into one hashed scan of every member's
+    # rows (its choice for an EXISTS when it has no statistics): it looks up each member's.
+    return rows.limit(1).scalar_subquery()
+
+
+def _only_for(upgrade: Any, found: Any) -> Any:
+    """Whether ``found`` finds a row, asked only for members whose upgrade may be undone."""
+    return case((upgrade.is_(None), False), else_=found.is_not(None))
