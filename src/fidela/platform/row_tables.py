@@ -2,39 +2,58 @@
 
 Some batch reads need a different parameter per row: the start of each member's tier window,
 for instance. A thousand ``OR`` branches would make a new statement for every batch; instead
-the rows travel as a table the statement joins: on PostgreSQL one array per column read back
-with ``unnest`` (the statement text does not grow with the rows, so the driver prepares it
-once, see ``fidela.platform.bulk``); on SQLite a ``VALUES`` common table expression (SQLite
-has no arrays, and its in-process driver binds placeholders cheaply).
+the rows travel as a table the statement joins: on PostgreSQL one array parameter per column,
+read back with ``unnest``, so the statement is the same whatever the rows (the caller may
+compile it once, and the driver prepares it; see ``fidela.platform.bulk``); on SQLite a
+``VALUES`` common table expression with the rows inline (SQLite has no arrays, and its
+in-process driver binds placeholders cheaply).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import bindparam, column, func, values
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import FromClause
 from sqlalchemy.types import TypeEngine
 
 
+@dataclass(frozen=True)
+class RowTable:
+    """The table to select from, and the parameters to execute the statement with."""
+
+    table: FromClause
+    params: dict[str, list[Any]] = field(default_factory=dict)
+
+
 def row_table(
-    session: Session,
+    dialect: str,
     name: str,
     columns: Sequence[tuple[str, TypeEngine[Any]]],
-    rows: Sequence[tuple[Any, ...]],
-) -> FromClause:
-    """``rows`` as a table called ``name`` with these typed ``columns`` (at least one row)."""
-    if not rows:
-        raise ValueError("row_table needs at least one row")
+    rows: Sequence[tuple[Any, ...]] | None,
+) -> RowTable:
+    """``rows`` as a table called ``name`` with these typed ``columns``.
+
+    On PostgreSQL the table is the same for any rows (``None``: build the statement only):
+    the arrays are in ``params``, named ``<name>_<column>``. On SQLite the rows are part of
+    the table, so it needs them (at least one)."""
     names = [column_name for column_name, _ in columns]
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
+        keys = [f"{name}_{column_name}" for column_name in names]
         arrays = [
-            bindparam(None, [row[index] for row in rows], type_=ARRAY(kind))
-            for index, (_, kind) in enumerate(columns)
+            bindparam(key, None, type_=ARRAY(kind))
+            for key, (_, kind) in zip(keys, columns, strict=True)
         ]
-        return func.unnest(*arrays).table_valued(*names).render_derived(name=name)
+        params = (
+            {key: [row[index] for row in rows] for index, key in enumerate(keys)}
+            if rows is not None
+            else {}
+        )
+        return RowTable(func.unnest(*arrays).table_valued(*names).render_derived(name=name), params)
+    if not rows:
+        raise ValueError("a SQLite row table needs its rows")
     typed = [column(column_name, kind) for column_name, kind in columns]
-    return values(*typed, name=name).data(list(rows)).cte(name)
+    return RowTable(values(*typed, name=name).data(list(rows)).cte(name))

@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, String, and_, case, func, or_, select
+from sqlalchemy import BigInteger, Select, String, and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeEngine
 
 from fidela.commerce.models import SalesOrder, SalesReturn
 from fidela.ledger.models import LedgerAccount, LedgerEntry, LedgerLot
 from fidela.ledger.rules.lots import LotState
-from fidela.platform.row_tables import row_table
+from fidela.platform.row_tables import RowTable, row_table
 from fidela.platform.types import UTCDateTime
 from fidela.tier.rules import Basis, TierLadder
 
@@ -58,14 +59,52 @@ def window_counts(
     """Per member (customer id), their window's count at ``now``, in one statement."""
     if not windows:
         return {}
-    if ladder.basis is Basis.POINTS:
-        statement = _points(session, programme_code, ladder, windows, now)
+    dialect = session.get_bind().dialect
+    points = ladder.basis is Basis.POINTS
+    rows = [
+        (
+            c,
+            window.start,
+            window.upgrade_order_ref if points else _order_id(window.upgrade_order_ref),
+        )
+        for c, window in sorted(windows.items())
+    ]
+    params: dict[str, Any] = {"programme": programme_code, "currency": ladder.currency, "now": now}
+    if dialect.name == "postgresql":
+        # Compiled once per kind of ladder: building these subqueries cost more CPU than
+        # running them for a handful of members.
+        key = (points, ladder.count_pending)
+        if key not in _compiled:
+            built = _statement(row_table(dialect.name, "w", _columns(points), None), key)
+            compiled = built.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+            _compiled[key] = (str(compiled), dict(compiled.params))
+        sql, constants = _compiled[key]
+        params = constants | params | row_table(dialect.name, "w", _columns(points), rows).params
+        result: Any = session.connection().exec_driver_sql(sql, params)
     else:
-        statement = _spend(session, ladder, windows, now)
+        table = row_table(dialect.name, "w", _columns(points), rows)
+        result = session.execute(_statement(table, (points, ladder.count_pending)), params)
     return {
         int(customer): WindowCount(int(amount or 0), bool(returned))
-        for customer, amount, returned in session.execute(statement)
+        for customer, amount, returned in result
     }
+
+
+_compiled: dict[tuple[bool, bool], tuple[str, dict[str, Any]]] = {}
+
+
+def _columns(points: bool) -> list[tuple[str, TypeEngine[Any]]]:
+    # The upgrade's order: the lots' ``ref`` on a points ladder, the order's id on a spend one.
+    upgrade: tuple[str, TypeEngine[Any]] = (
+        ("upgrade", String()) if points else ("upgrade", BigInteger())
+    )
+    return [("customer_id", BigInteger()), ("start", UTCDateTime()), upgrade]
+
+
+def _statement(table: RowTable, key: tuple[bool, bool]) -> Select[Any]:
+    points, count_pending = key
+    w = table.table
+    return _points(w, count_pending) if points else _spend(w)
 
 
 def _order_id(ref: str | None) -> int | None:
@@ -75,32 +114,22 @@ def _order_id(ref: str | None) -> int | None:
     return int(number) if number.isdigit() else None
 
 
-def _points(
-    session: Session,
-    programme_code: str,
-    ladder: TierLadder,
-    windows: dict[int, Window],
-    now: datetime,
-) -> Any:
-    w = row_table(
-        session,
-        "w",
-        [("customer_id", BigInteger()), ("start", UTCDateTime()), ("upgrade_ref", String())],
-        [(c, window.start, window.upgrade_order_ref) for c, window in sorted(windows.items())],
-    )
+def _points(w: Any, count_pending: bool) -> Select[Any]:
+    now = bindparam("now", None, type_=UTCDateTime())
     mine = and_(
-        LedgerAccount.customer_id == w.c.customer_id, LedgerAccount.programme == programme_code
+        LedgerAccount.customer_id == w.c.customer_id,
+        LedgerAccount.programme == bindparam("programme", None, type_=String()),
     )
     # As the service reads activity: pending lots count only if the ladder says so.
     counted = (
-        [
+        []
+        if count_pending
+        else [
             or_(
                 LedgerLot.state != LotState.PENDING.value,
                 and_(LedgerLot.activates_at.is_not(None), LedgerLot.activates_at <= now),
             )
         ]
-        if not ladder.count_pending
-        else []
     )
     # An earn counts at its entry's date, a clawback (stored negative) at its lot's earn date.
     at = case((LedgerEntry.kind == "earn", LedgerEntry.at), else_=LedgerLot.earned_at)
@@ -123,24 +152,19 @@ def _points(
         .select_from(LedgerAccount)
         .join(LedgerLot, LedgerLot.account_id == LedgerAccount.id)
         .join(LedgerEntry, LedgerEntry.lot_id == LedgerLot.id)
-        .where(mine, LedgerLot.ref == w.c.upgrade_ref, LedgerEntry.kind == "clawback", *counted)
+        .where(mine, LedgerLot.ref == w.c.upgrade, LedgerEntry.kind == "clawback", *counted)
     )
-    return select(w.c.customer_id, amount, _only_for(w.c.upgrade_ref, returned))
+    return select(w.c.customer_id, amount, _only_for(w.c.upgrade, returned))
 
 
-def _spend(session: Session, ladder: TierLadder, windows: dict[int, Window], now: datetime) -> Any:
-    w = row_table(
-        session,
-        "w",
-        [("customer_id", BigInteger()), ("start", UTCDateTime()), ("upgrade_order", BigInteger())],
-        [
-            (c, window.start, _order_id(window.upgrade_order_ref))
-            for c, window in sorted(windows.items())
-        ],
-    )
+def _spend(w: Any) -> Select[Any]:
+    now = bindparam("now", None, type_=UTCDateTime())
     # As the service reads activity: orders in the ladder's currency less their returns,
     # both at the order's date.
-    mine = (SalesOrder.customer_id == w.c.customer_id, SalesOrder.currency == ladder.currency)
+    mine = (
+        SalesOrder.customer_id == w.c.customer_id,
+        SalesOrder.currency == bindparam("currency", None, type_=String()),
+    )
     in_window = (
         or_(w.c.start.is_(None), SalesOrder.ordered_at > w.c.start),
         SalesOrder.ordered_at <= now,
@@ -155,10 +179,10 @@ def _spend(session: Session, ladder: TierLadder, windows: dict[int, Window], now
     returned = _first(
         select(SalesReturn.id)
         .join(SalesOrder, SalesOrder.id == SalesReturn.order_id)
-        .where(*mine, SalesReturn.order_id == w.c.upgrade_order)
+        .where(*mine, SalesReturn.order_id == w.c.upgrade)
     )
     amount = func.coalesce(spent, 0) - func.coalesce(refunded, 0)
-    return select(w.c.customer_id, amount, _only_for(w.c.upgrade_order, returned))
+    return select(w.c.customer_id, amount, _only_for(w.c.upgrade, returned))
 
 
 def _first(rows: Select[Any]) -> Any:
