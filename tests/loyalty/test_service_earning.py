@@ -195,3 +195,41 @@ def test_one_batch_gives_each_event_what_one_by_one_ingestion_would(
     assert balance(database, customer_of(database, "bob@example.com"), clock()).available == 10
     with database.read() as session:
         assert ledger.verify(session) == []
+
+
+def test_members_known_before_the_batch_are_booked_right_in_every_wave(
+    database: Database, clock: Clock
+) -> None:
+    """The first wave of a batch books from the balances and tiers read when the batch
+    locked them; later waves, and events booked on their own, must see what it wrote."""
+    from tests.loyalty.setup import LADDER
+
+    create(database, clock(), ladder=LADDER)
+    bob = {"email": "bob@example.com"}
+    ingest(
+        database,
+        clock(),
+        order("T-0", clock(), customer=ANA, lines=[("P1", 1, 30000)]),  # 300, still Member
+        order("T-00", clock(), customer=bob, lines=[("P1", 1, 10000)]),  # 100
+    )
+    items = ingest(
+        database,
+        clock(),
+        order(
+            "T-4",
+            clock(),
+            customer=bob,
+            lines=[("P1", 1, 5000)],
+            payments=[{"method": "points", "amount_minor": 500, "points": 50}],
+        ),  # booked on its own, first: pays 50 points, earns 45 on the 45 EUR paid otherwise
+        order("T-1", clock(), customer=ANA, lines=[("P1", 1, 30000)]),  # 300: Gold (600)
+        order("T-2", clock(), customer=bob, lines=[("P1", 1, 2000)]),  # 20
+        order("T-3", clock(), customer=ANA, lines=[("P1", 1, 1000)]),  # second wave, x2: 20
+        order("T-5", clock(), customer=bob, lines=[("P1", 1, 1000)]),  # 10
+    )
+    assert [item.status for item in items] == ["accepted"] * 5
+    ana, bob_id = customer_of(database, "ana@example.com"), customer_of(database, "bob@example.com")
+    assert balance(database, ana, clock()).available == 300 + 300 + 20
+    assert balance(database, bob_id, clock()).available == 100 + 20 - 50 + 45 + 10
+    with database.read() as session:
+        assert ledger.verify(session) == []

@@ -58,10 +58,14 @@ def earn_many(
     requests: Sequence[EarnRequest],
     now: datetime,
     expiry: ExpirySchedule | None = None,
+    locked: Sequence[Any] | None = None,
 ) -> list[bool]:
     """Post every request (a customer may have several, under distinct keys: one event's
     lots under different holds); for each, whether it was posted now (False: its key was
-    posted before, nothing written)."""
+    posted before, nothing written).
+
+    ``locked``: what `lock_accounts` returned for these members, when nothing has written to
+    their accounts since (it saves reading them again under the lock)."""
     if not requests:
         return []
     for request in requests:
@@ -73,7 +77,11 @@ def earn_many(
     # Locked in primary-key order, like every other writer of several accounts.
     # The cached balances are read under the lock, so the new ones can be written as values
     # in one statement (``platform.bulk.update_rows``) rather than one increment per account.
-    locked = _lock_balances(session, programme, customers)
+    if locked is None:
+        locked = _lock_balances(session, programme, customers)
+    else:
+        wanted = set(customers)
+        locked = [row for row in locked if int(row.customer_id) in wanted]
     missing = sorted(set(customers) - {int(row.customer_id) for row in locked})
     if missing:
         # Only the accounts not there yet are inserted (most batches have none: an insert of
@@ -228,8 +236,11 @@ def _lock_balances(session: Session, programme: str, customers: list[int]) -> Se
     ).all()
 
 
-def lock_accounts(session: Session, *, programme: str, customer_ids: Sequence[int]) -> None:
-    """Lock the existing accounts of ``customer_ids`` in one programme, in primary-key order.
+def lock_accounts(
+    session: Session, *, programme: str, customer_ids: Sequence[int]
+) -> Sequence[Any]:
+    """Lock the existing accounts of ``customer_ids`` in one programme, in primary-key order;
+    their cached balances as read under the lock (for `earn_many`'s ``locked``).
 
     A batch books its members in several waves (a member ordering twice is in two); without
     this, two concurrent batches could lock the same accounts in different orders, one wave
@@ -237,13 +248,5 @@ def lock_accounts(session: Session, *, programme: str, customer_ids: Sequence[in
     batches queue instead. Accounts that do not exist yet are created later in the batch.
     """
     if not customer_ids:
-        return
-    session.execute(
-        select(LedgerAccount.id)
-        .where(
-            LedgerAccount.programme == programme,
-            one_of(session, LedgerAccount.customer_id, sorted(set(customer_ids))),
-        )
-        .order_by(LedgerAccount.id)
-        .with_for_update()
-    ).all()
+        return []
+    return _lock_balances(session, programme, sorted(set(customer_ids)))

@@ -541,21 +541,36 @@ def _plan(programme: Programme, index: int, event: DispatchedEvent) -> _Planned 
     return _Planned(index, event, facts.order, facts, order_id)
 
 
+@dataclass(frozen=True)
+class _Locked:
+    """The accounts and memberships a batch locked up front, as read then: the first wave
+    uses them instead of reading them again, as long as nothing has written to them."""
+
+    accounts: Sequence[Any]
+    memberships: Sequence[Any]
+
+
 def _flush_wave(
     session: Session,
     programme: Programme,
     wave: list[_Planned],
     effects: list[dict[str, Any]],
-) -> None:
+    locked: _Locked | None = None,
+) -> bool:
     """Evaluate a wave (each member at most once) and write it in a constant number of
-    statements: counters, lots, entries, caches, order earnings, then the tiers."""
+    statements: counters, lots, entries, caches, order earnings, then the tiers. Whether
+    there was anything to write."""
     rule_set = programme.rule_set
     if not wave or rule_set is None:
-        return
+        return False
     customers = [item.subject.customer_id for item in wave]
     members: dict[int, Member] = {c: Member() for c in customers}
     if programme.ladder is not None:
-        codes = tiers.tiers_of(session, programme_id=programme.id, customer_ids=customers)
+        codes = (
+            tiers.tier_codes(locked.memberships)
+            if locked is not None
+            else tiers.tiers_of(session, programme_id=programme.id, customer_ids=customers)
+        )
         for customer in customers:
             code = codes.get(customer, programme.ladder.base.code)
             members[customer] = Member(
@@ -607,7 +622,12 @@ def _flush_wave(
     add_counters(session, counters)
     now = wave[0].event.now
     earn_many(
-        session, programme=programme.code, requests=requests, now=now, expiry=programme.expiry
+        session,
+        programme=programme.code,
+        requests=requests,
+        now=now,
+        expiry=programme.expiry,
+        locked=None if locked is None else locked.accounts,
     )
     # Arrays through ``insert_rows`` rather than an ORM executemany: the JSON lines and the
     # thousand parameter sets were costlier to bind than the statement to run.
@@ -637,6 +657,7 @@ def _flush_wave(
             ),
             customer_ids=sorted({r.customer_id for r in requests}),
             now=now,
+            locked=None if locked is None else locked.memberships,
         )
     for item in wave:
         points = earned.get(item.index, 0)
@@ -647,6 +668,7 @@ def _flush_wave(
         if decision is not None and decision.changed:
             effect["tier"] = decision.membership.tier_code
         effects[item.index][programme.code] = effect
+    return True
 
 
 def earn_on_events(
@@ -669,13 +691,18 @@ def earn_on_events(
     for programme in programmes:
         # Every lock the waves below will take, taken now in one global order (accounts, then
         # memberships, then counters; primary-key order in each): see ledger.batch.lock_accounts.
-        lock_accounts(session, programme=programme.code, customer_ids=members)
+        accounts = lock_accounts(session, programme=programme.code, customer_ids=members)
+        memberships: Sequence[Any] = []
         if programme.ladder is not None:
-            tiers.lock_memberships(session, programme_id=programme.id, customer_ids=members)
+            memberships = tiers.lock_memberships(
+                session, programme_id=programme.id, customer_ids=members
+            )
         if programme.rule_set is not None and programme.rule_set.counts:
             # Without a cap, limit, budget or punch card no evaluation uses a counter: the
             # batch writes none, so there is nothing to lock.
             lock_counters(session, programme_id=programme.id, customer_ids=members)
+        # Good for the first write only (most batches and groups are one wave).
+        fresh: _Locked | None = _Locked(accounts, memberships)
         wave: list[_Planned] = []
         in_wave: set[int] = set()
         for index, event in enumerate(events):
@@ -693,13 +720,14 @@ def earn_on_events(
                     if planned is None:
                         continue
                     if planned.subject.customer_id in in_wave:
-                        _flush_wave(session, programme, wave, effects)
+                        if _flush_wave(session, programme, wave, effects, fresh):
+                            fresh = None
                         wave, in_wave = [], set()
                     wave.append(planned)
                     in_wave.add(planned.subject.customer_id)
                     continue
-                _flush_wave(session, programme, wave, effects)
-                wave, in_wave = [], set()
+                _flush_wave(session, programme, wave, effects, fresh)
+                wave, in_wave, fresh = [], set(), None
                 outcome = _for_programme(session, programme, event, paying)
             except DomainError as error:
                 # The ingestion replays the batch without this event: what was written for
@@ -709,7 +737,7 @@ def earn_on_events(
             if outcome:
                 effects[index][programme.code] = outcome
         try:
-            _flush_wave(session, programme, wave, effects)
+            _flush_wave(session, programme, wave, effects, fresh)
         except DomainError as error:
             failed[wave[0].index] = error
     return [failed.get(n) or (effects[n] or None) for n in range(len(events))]

@@ -320,7 +320,12 @@ def qualify(
 
 
 def qualify_many(
-    session: Session, *, ladder: LadderRef, customer_ids: list[int], now: datetime
+    session: Session,
+    *,
+    ladder: LadderRef,
+    customer_ids: list[int],
+    now: datetime,
+    locked: Sequence[Any] | None = None,
 ) -> dict[int, TierDecision]:
     """``qualify`` for several members with a constant number of statements: their
     memberships (locked in primary-key order) and their activity read in one query each, the
@@ -329,19 +334,17 @@ def qualify_many(
     Through Core rather than ORM objects: the earning path qualifies every member of a batch
     and loading, tracking and flushing a thousand objects cost more than the evaluation.
     Objects of these rows already in the session are expired, so they reload what was written.
+
+    ``locked``: what `lock_memberships` returned for these members, when nothing has written
+    their memberships since (it saves reading them again under the lock).
     """
     wanted = sorted(set(customer_ids))
+    rows = _lock_standings(session, ladder.programme_id, wanted) if locked is None else locked
+    asked = set(wanted)
     stored: dict[int, tuple[int, int, Membership]] = {
         int(row[1]): (int(row[0]), int(row[2]), _membership_of(row[2:]))
-        for row in session.execute(
-            select(TierMembership.id, TierMembership.customer_id, *_STANDING)
-            .where(
-                TierMembership.programme_id == ladder.programme_id,
-                one_of(session, TierMembership.customer_id, wanted),
-            )
-            .order_by(TierMembership.id)
-            .with_for_update()
-        )
+        for row in rows
+        if int(row[1]) in asked
     }
     memberships = {
         c: stored[c][2] if c in stored else enrol(ladder.ladder, joined_at=now) for c in wanted
@@ -559,18 +562,32 @@ def merge_memberships(session: Session, survivor_id: int, merged_id: int, now: d
     return moved
 
 
-def lock_memberships(session: Session, *, programme_id: int, customer_ids: Sequence[int]) -> None:
+def lock_memberships(
+    session: Session, *, programme_id: int, customer_ids: Sequence[int]
+) -> Sequence[Any]:
     """Lock the existing memberships of ``customer_ids`` in primary-key order, before a batch
     qualifies them in several waves (see ``ledger.batch.lock_accounts``: no deadlock between
-    concurrent batches)."""
+    concurrent batches); their standings as read under the lock (for `qualify_many`'s
+    ``locked`` and `tier_codes`)."""
     if not customer_ids:
-        return
-    session.execute(
-        select(TierMembership.id)
+        return []
+    return _lock_standings(session, programme_id, sorted(set(customer_ids)))
+
+
+def _lock_standings(session: Session, programme_id: int, customers: list[int]) -> Sequence[Any]:
+    return session.execute(
+        select(TierMembership.id, TierMembership.customer_id, *_STANDING)
         .where(
             TierMembership.programme_id == programme_id,
-            one_of(session, TierMembership.customer_id, sorted(set(customer_ids))),
+            one_of(session, TierMembership.customer_id, customers),
         )
         .order_by(TierMembership.id)
         .with_for_update()
     ).all()
+
+
+def tier_codes(locked: Sequence[Any]) -> dict[int, str]:
+    """Current tier code per customer, from what `lock_memberships` returned (as
+    `tiers_of` reads them)."""
+    # The row: id, customer_id, then the ``_STANDING`` columns (ladder_version, tier_code...).
+    return {int(row[1]): str(row[3]) for row in locked}
