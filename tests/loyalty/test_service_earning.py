@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from fidela.event.models import Event
 from fidela.ledger import service as ledger
 from fidela.ledger.models import LedgerEntry
 from fidela.loyalty.models import LoyaltyCounter, LoyaltyEarning
@@ -233,3 +234,53 @@ def test_members_known_before_the_batch_are_booked_right_in_every_wave(
     assert balance(database, bob_id, clock()).available == 100 + 20 - 50 + 45 + 10
     with database.read() as session:
         assert ledger.verify(session) == []
+
+
+def test_a_batch_with_members_ordering_several_times_books_what_one_by_one_would(
+    database: Database, clock: Clock
+) -> None:
+    """Without a rule budget, a batch books each member's first orders together, then their
+    second ones, and so on (not a new wave at every repeated member): every member must end
+    with what the same orders sent one by one give, tier multipliers included."""
+    import random
+
+    from tests.loyalty.setup import LADDER
+
+    create(database, clock(), ladder=LADDER)
+    pick = random.Random(11)
+    sequence = [(pick.randrange(6), pick.choice([1000, 9000, 30000])) for _ in range(40)]
+    one_by_one, batched = [], []
+    for number, (member, price) in enumerate(sequence):
+        for prefix, bodies in (("a", one_by_one), ("b", batched)):
+            bodies.append(
+                order(
+                    f"{prefix}-{number}",
+                    clock(),
+                    customer={"email": f"{prefix}{member}@example.com"},
+                    lines=[("P1", 1, price)],
+                )
+            )
+    for body in one_by_one:
+        assert [item.status for item in ingest(database, clock(), body)] == ["accepted"]
+    items = ingest(database, clock(), *batched)
+    assert [item.status for item in items] == ["accepted"] * len(batched)
+    alone = [item.status for item in ingest(database, clock(), *one_by_one)]
+    assert alone == ["duplicate"] * len(one_by_one)
+    for member in sorted({member for member, _ in sequence}):
+        a = customer_of(database, f"a{member}@example.com")
+        b = customer_of(database, f"b{member}@example.com")
+        assert balance(database, b, clock()).available == balance(database, a, clock()).available
+    with database.read() as session:
+        earned = dict(
+            session.execute(
+                select(Event.external_id, LoyaltyEarning.points).join(
+                    Event, Event.id == LoyaltyEarning.event_id
+                )
+            ).all()
+        )
+        assert ledger.verify(session) == []
+    # order by order, the same points (a Gold member's orders count double in both)
+    assert [earned[f"b-{n}"] for n in range(len(sequence))] == [
+        earned[f"a-{n}"] for n in range(len(sequence))
+    ]
+    assert len(set(earned.values())) > len({price for _, price in sequence})  # tiers mattered

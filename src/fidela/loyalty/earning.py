@@ -23,8 +23,8 @@ then (there is no separate enrolment step).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -671,16 +671,55 @@ def _flush_wave(
     return True
 
 
+@dataclass
+class _Waves:
+    """The plain events of one programme waiting to be booked, in waves: a member's first
+    pending event goes in wave 0, their second in wave 1, and so on, so each wave holds a
+    member at most once and a member's later orders see what the earlier ones did.
+
+    Events of different members are independent, except through a rule budget, which all
+    members draw from in order: with one (``in_order``), a wave is cut at its first repeated
+    member instead, so that budgets are granted in the order of the events."""
+
+    in_order: bool
+    fresh: _Locked | None
+    waves: list[list[_Planned]] = field(default_factory=list)
+    pending: dict[int, int] = field(default_factory=dict)  # member -> events waiting
+
+    def add(self, planned: _Planned, flush: Callable[[], None]) -> None:
+        customer = planned.subject.customer_id
+        if self.in_order and customer in self.pending:
+            flush()
+        depth = self.pending.get(customer, 0)
+        if depth == len(self.waves):
+            self.waves.append([])
+        self.waves[depth].append(planned)
+        self.pending[customer] = depth + 1
+
+    def flush(
+        self, session: Session, programme: Programme, effects: list[dict[str, Any]]
+    ) -> tuple[int, DomainError] | None:
+        """Book every wave in turn; the first event of a wave that failed, and why."""
+        waves, self.waves, self.pending = self.waves, [], {}
+        for wave in waves:
+            try:
+                if _flush_wave(session, programme, wave, effects, self.fresh):
+                    self.fresh = None  # what was read under the locks is stale now
+            except DomainError as error:
+                return wave[0].index, error
+        return None
+
+
 def earn_on_events(
     session: Session, events: Sequence[DispatchedEvent]
 ) -> list[Effect | DomainError]:
     """Batch subscriber for every event type: one evaluation per event and programme.
 
-    Events that only earn go in *waves* (in order, each member at most once per wave, so a
-    member's second order sees the first one's counters and tier): each wave is evaluated in
-    Python and written set-based. Anything else (a points payment, an activation, activity)
-    flushes the current wave and is booked on its own, so every event sees what the events
-    before it did, as if ingested one by one.
+    Events that only earn go in *waves* (each member at most once per wave, a member's waves
+    in the order of their events, so their second order sees the first one's counters and
+    tier; see ``_Waves``): each wave is evaluated in Python and written set-based. Anything
+    else (a points payment, an activation, activity) books the waves waiting and is booked on
+    its own, so every event sees what the events before it did, as if ingested one by one.
     """
     programmes = programmes_in_force(session)
     if not programmes:
@@ -701,10 +740,17 @@ def earn_on_events(
             # Without a cap, limit, budget or punch card no evaluation uses a counter: the
             # batch writes none, so there is nothing to lock.
             lock_counters(session, programme_id=programme.id, customer_ids=members)
-        # Good for the first write only (most batches and groups are one wave).
-        fresh: _Locked | None = _Locked(accounts, memberships)
-        wave: list[_Planned] = []
-        in_wave: set[int] = set()
+        waves = _Waves(
+            in_order=programme.rule_set is not None and programme.rule_set.shares_budgets,
+            # Good until the first write (most batches and groups are one wave).
+            fresh=_Locked(accounts, memberships),
+        )
+
+        def book_waiting(programme: Programme = programme, waves: _Waves = waves) -> None:
+            failure = waves.flush(session, programme, effects)
+            if failure is not None:
+                raise _WaveFailed(*failure)
+
         for index, event in enumerate(events):
             if index in failed:
                 continue
@@ -717,18 +763,15 @@ def earn_on_events(
             try:
                 if _is_plain(programme, event, paying):
                     planned = _plan(programme, index, event)
-                    if planned is None:
-                        continue
-                    if planned.subject.customer_id in in_wave:
-                        if _flush_wave(session, programme, wave, effects, fresh):
-                            fresh = None
-                        wave, in_wave = [], set()
-                    wave.append(planned)
-                    in_wave.add(planned.subject.customer_id)
+                    if planned is not None:
+                        waves.add(planned, book_waiting)
                     continue
-                _flush_wave(session, programme, wave, effects, fresh)
-                wave, in_wave, fresh = [], set(), None
+                book_waiting()
+                waves.fresh = None
                 outcome = _for_programme(session, programme, event, paying)
+            except _WaveFailed as wave_failed:
+                failed[wave_failed.index] = wave_failed.error
+                continue
             except DomainError as error:
                 # The ingestion replays the batch without this event: what was written for
                 # it is rolled back with the batch's savepoint.
@@ -736,11 +779,20 @@ def earn_on_events(
                 continue
             if outcome:
                 effects[index][programme.code] = outcome
-        try:
-            _flush_wave(session, programme, wave, effects, fresh)
-        except DomainError as error:
-            failed[wave[0].index] = error
+        last = waves.flush(session, programme, effects)
+        if last is not None:
+            failed[last[0]] = last[1]
     return [failed.get(n) or (effects[n] or None) for n in range(len(events))]
+
+
+class _WaveFailed(Exception):
+    """A wave could not be booked: its first event is the one reported (and replayed
+    without)."""
+
+    def __init__(self, index: int, error: DomainError) -> None:
+        super().__init__(index, error)
+        self.index = index
+        self.error = error
 
 
 def dry_run(session: Session, programme: Programme, subject: Order | MemberEvent) -> Evaluation:

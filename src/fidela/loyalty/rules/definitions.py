@@ -231,6 +231,12 @@ class RuleSet:
         return tuple(rule for rule in self.rules if not isinstance(rule, MultiplierRule))
 
     @cached_property
+    def shares_budgets(self) -> bool:
+        """Whether a rule has a budget, which all members draw from in the order of their
+        events (so events of different members are not independent)."""
+        return any(rule.limits.budget is not None for rule in self.awarding)
+
+    @cached_property
     def counts(self) -> bool:
         """Whether any evaluation may read a counter: a cap, limit or budget on a rule, a
         programme-wide member cap, or a punch card. Without one, no event needs counters."""
