@@ -249,7 +249,8 @@ def test_a_batch_with_members_ordering_several_times_books_what_one_by_one_would
     create(database, clock(), ladder=LADDER)
     pick = random.Random(11)
     sequence = [(pick.randrange(6), pick.choice([1000, 9000, 30000])) for _ in range(40)]
-    one_by_one, batched = [], []
+    one_by_one: list[dict[str, Any]] = []
+    batched: list[dict[str, Any]] = []
     for number, (member, price) in enumerate(sequence):
         for prefix, bodies in (("a", one_by_one), ("b", batched)):
             bodies.append(

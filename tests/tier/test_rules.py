@@ -24,6 +24,7 @@ from fidela.tier.rules import (
     Membership,
     OnReturn,
     Outcome,
+    TierDecision,
     TierLadder,
     UnknownTier,
     Window,
@@ -679,13 +680,7 @@ def test_a_tier_only_changes_by_upgrade_review_grace_end_or_return(
             # judged in the window before the upgrade (an anniversary window restarts at it)
             assert qualifying_amount(ladder, state, activity, now) >= level.threshold
         # the shortcut from the window's amount, when it answers, answers the same
-        settled = settled_decision(
-            ladder,
-            state,
-            qualifying_amount(ladder, state, activity, now),
-            now,
-            upgrade_returned=returned_upgrade(ladder, state, activity),
-        )
+        settled = settled_from(ladder, state, activity, now)
         assert settled is None or settled == decision
         # evaluating again at the same instant changes nothing
         assert not evaluate(ladder, final, activity, now).changed
@@ -752,14 +747,19 @@ def test_config_change_never_lowers_anyone(
     assert decision.outcome in {Outcome.KEEP, Outcome.UPGRADE}
 
 
-def returned_upgrade(ladder: TierLadder, state: Membership, activity: list[Activity]) -> bool:
-    """Whether the order of the member's last upgrade has a counted clawback."""
-    return any(
+def settled_from(
+    ladder: TierLadder, state: Membership, activity: list[Activity], at: datetime
+) -> TierDecision | None:
+    """``settled_decision`` from the two facts the database gives the earning path: the
+    window's amount, and whether the last upgrade's order has a counted clawback."""
+    returned = any(
         entry.kind is ActivityKind.CLAWBACK
         and entry.order_ref == state.upgrade_order_ref
         and (ladder.count_pending or not entry.pending)
         for entry in activity
     )
+    amount = qualifying_amount(ladder, state, activity, at)
+    return settled_decision(ladder, state, amount, at, upgrade_returned=returned)
 
 
 @settings(max_examples=200, deadline=None)
@@ -784,13 +784,7 @@ def test_the_settled_shortcut_agrees_with_a_full_evaluation_whenever_it_answers(
             )
         for at in (now, now + timedelta(days=later)):
             full = evaluate(ladder, state, activity, at)
-            settled = settled_decision(
-                ladder,
-                state,
-                qualifying_amount(ladder, state, activity, at),
-                at,
-                upgrade_returned=returned_upgrade(ladder, state, activity),
-            )
+            settled = settled_from(ladder, state, activity, at)
             if settled is not None:
                 assert settled == full
                 assert not settled.changed
