@@ -328,8 +328,9 @@ def qualify_many(
     locked: Sequence[Any] | None = None,
 ) -> dict[int, TierDecision]:
     """``qualify`` for several members with a constant number of statements: their
-    memberships (locked in primary-key order) and their activity read in one query each, the
-    new and changed standings written in one statement each.
+    memberships (locked in primary-key order) and their windows' sums read in one query
+    each, the activity only of the members whose tier may move (see
+    ``tier.window_counts``), the new and changed standings written in one statement each.
 
     Through Core rather than ORM objects: the earning path qualifies every member of a batch
     and loading, tracking and flushing a thousand objects cost more than the evaluation.

@@ -35,8 +35,8 @@ ORDER_PREFIX = "order:"  # qualifying activity names its order "order:<id>"
 
 @dataclass(frozen=True)
 class Window:
-    """A member's current window: counted over ``(start, now]`` (``start`` None: since the
-    beginning), and the order of their last upgrade when a return may still undo it."""
+    """A member's current window, counted over ``(start, now]`` (``start`` None: since the
+    beginning), and the order of their last upgrade (None: none to ask about)."""
 
     start: datetime | None
     upgrade_order_ref: str | None = None
