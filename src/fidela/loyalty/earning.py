@@ -23,7 +23,7 @@ then (there is no separate enrolment step).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -686,28 +686,37 @@ class _Waves:
     waves: list[list[_Planned]] = field(default_factory=list)
     pending: dict[int, int] = field(default_factory=dict)  # member -> events waiting
 
-    def add(self, planned: _Planned, flush: Callable[[], None]) -> None:
+    def cuts_before(self, planned: _Planned) -> bool:
+        """Whether the waves waiting must be booked before ``planned`` joins them."""
+        return self.in_order and planned.subject.customer_id in self.pending
+
+    def add(self, planned: _Planned) -> None:
         customer = planned.subject.customer_id
-        if self.in_order and customer in self.pending:
-            flush()
         depth = self.pending.get(customer, 0)
         if depth == len(self.waves):
             self.waves.append([])
         self.waves[depth].append(planned)
         self.pending[customer] = depth + 1
 
-    def flush(
-        self, session: Session, programme: Programme, effects: list[dict[str, Any]]
-    ) -> tuple[int, DomainError] | None:
-        """Book every wave in turn; the first event of a wave that failed, and why."""
+    def flush(self, session: Session, programme: Programme, effects: list[dict[str, Any]]) -> None:
+        """Book every wave in turn (``_WaveFailed``: the first event of a wave that failed)."""
         waves, self.waves, self.pending = self.waves, [], {}
         for wave in waves:
             try:
                 if _flush_wave(session, programme, wave, effects, self.fresh):
                     self.fresh = None  # what was read under the locks is stale now
             except DomainError as error:
-                return wave[0].index, error
-        return None
+                raise _WaveFailed(wave[0].index, error) from error
+
+
+class _WaveFailed(Exception):
+    """A wave could not be booked: its first event is the one reported (and replayed
+    without)."""
+
+    def __init__(self, index: int, error: DomainError) -> None:
+        super().__init__(index, error)
+        self.index = index
+        self.error = error
 
 
 def earn_on_events(
@@ -746,11 +755,6 @@ def earn_on_events(
             fresh=_Locked(accounts, memberships),
         )
 
-        def book_waiting(programme: Programme = programme, waves: _Waves = waves) -> None:
-            failure = waves.flush(session, programme, effects)
-            if failure is not None:
-                raise _WaveFailed(*failure)
-
         for index, event in enumerate(events):
             if index in failed:
                 continue
@@ -764,9 +768,11 @@ def earn_on_events(
                 if _is_plain(programme, event, paying):
                     planned = _plan(programme, index, event)
                     if planned is not None:
-                        waves.add(planned, book_waiting)
+                        if waves.cuts_before(planned):
+                            waves.flush(session, programme, effects)
+                        waves.add(planned)
                     continue
-                book_waiting()
+                waves.flush(session, programme, effects)
                 waves.fresh = None
                 outcome = _for_programme(session, programme, event, paying)
             except _WaveFailed as wave_failed:
@@ -779,20 +785,11 @@ def earn_on_events(
                 continue
             if outcome:
                 effects[index][programme.code] = outcome
-        last = waves.flush(session, programme, effects)
-        if last is not None:
-            failed[last[0]] = last[1]
+        try:
+            waves.flush(session, programme, effects)
+        except _WaveFailed as wave_failed:
+            failed[wave_failed.index] = wave_failed.error
     return [failed.get(n) or (effects[n] or None) for n in range(len(events))]
-
-
-class _WaveFailed(Exception):
-    """A wave could not be booked: its first event is the one reported (and replayed
-    without)."""
-
-    def __init__(self, index: int, error: DomainError) -> None:
-        super().__init__(index, error)
-        self.index = index
-        self.error = error
 
 
 def dry_run(session: Session, programme: Programme, subject: Order | MemberEvent) -> Evaluation:

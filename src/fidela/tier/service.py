@@ -590,5 +590,4 @@ def _lock_standings(session: Session, programme_id: int, customers: list[int]) -
 def tier_codes(locked: Sequence[Any]) -> dict[int, str]:
     """Current tier code per customer, from what `lock_memberships` returned (as
     `tiers_of` reads them)."""
-    # The row: id, customer_id, then the ``_STANDING`` columns (ladder_version, tier_code...).
-    return {int(row[1]): str(row[3]) for row in locked}
+    return {int(row.customer_id): str(row.tier_code) for row in locked}
