@@ -178,7 +178,10 @@ _IN_FORCE = (
 def programmes_in_force(session: Session) -> list[Programme]:
     """Active programmes with a rule set, in id order (what the earning subscriber runs).
     Only ids and revisions are read unless a programme changed since this process parsed it."""
-    in_force = session.execute(_IN_FORCE).all()
+    # Core, not ORM, execution (a fraction of the CPU for two columns); flushed first as the
+    # ORM would, so a programme changed earlier in this session is seen.
+    session.flush()
+    in_force = session.connection().execute(_IN_FORCE).all()
     cached = {programme_id: _cache.get(revision) for programme_id, revision in in_force}
     missing = [programme_id for programme_id, programme in cached.items() if programme is None]
     if missing:

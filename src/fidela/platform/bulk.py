@@ -24,7 +24,7 @@ from sqlalchemy import JSON, Table, bindparam, insert, select, tuple_, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from fidela.platform import jsontext
+from fidela.platform import driver, jsontext
 from fidela.platform.types import UTCDateTime
 from fidela.platform.upsert import insert_ignoring_conflicts
 
@@ -105,12 +105,9 @@ def insert_rows(
         if returning:
             sql += f" RETURNING {', '.join(_quoted(session, *returning))}"
         _statements[key] = sql
-    result = session.connection().exec_driver_sql(
-        _statements[key], _arrays(session, table, columns, rows)
-    )
+    found = driver.run(session, _statements[key], _arrays(session, table, columns, rows))
     if not returning:
         return []
-    found = [tuple(row) for row in result.all()]
     return found if skip_conflicts_on else sorted(found, key=lambda row: row[0])
 
 
@@ -131,11 +128,11 @@ def _copy_rows(
     stamps = [n for n, c in enumerate(columns) if isinstance(table.c[c].type, UTCDateTime)]
     dialect = session.get_bind().dialect
     utc = UTCDateTime()
-    driver = session.connection().connection.driver_connection
+    connection = session.connection().connection.driver_connection
     # Identifiers come from the table's metadata, quoted by the dialect.
     statement = f"COPY {name} ({names}) FROM STDIN (FORMAT BINARY)"
     try:
-        with driver.cursor() as cursor:  # type: ignore[union-attr]
+        with connection.cursor() as cursor:  # type: ignore[union-attr]
             set_json_dumps(jsontext.dumps, cursor)
             with cursor.copy(statement) as copy:
                 copy.set_types(types)
@@ -200,9 +197,7 @@ def update_rows(
             f"UPDATE {name} SET {sets} FROM unnest({casts}) "  # noqa: S608 - see insert_rows
             f"AS u({', '.join(quoted.values())}) WHERE {name}.{quoted[key]} = u.{quoted[key]}"
         )
-    session.connection().exec_driver_sql(
-        _statements[cache_key], _arrays(session, table, [key, *columns], rows)
-    )
+    driver.run(session, _statements[cache_key], _arrays(session, table, [key, *columns], rows))
 
 
 @dataclass(frozen=True)
@@ -260,5 +255,4 @@ def select_matching(
             f"JOIN unnest({casts}) AS k({', '.join(quoted_keys)}) ON {joined_on}{joined_sql}"
         )
     arrays = tuple([key[n] for key in keys] for n in range(len(key_columns)))
-    result = session.connection().exec_driver_sql(_statements[cache_key], arrays)
-    return [tuple(row) for row in result.all()]
+    return driver.run(session, _statements[cache_key], arrays)

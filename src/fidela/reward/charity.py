@@ -170,21 +170,21 @@ def record_pledges(
     more is read when there are none). The order total is the ``order`` effect the commerce
     subscriber left. A budgeted pledge is locked while its committed cost is read, so
     concurrent orders cannot overspend the budget; unbudgeted pledges take no lock."""
-    pledges = [
-        (row, code, load_pledge(row.definition)) for row, code in repository.active_pledges(session)
-    ]
+    pledges = [(row, load_pledge(row.definition)) for row in repository.active_pledges(session)]
     return [_pledges_of(session, event, pledges) if pledges else None for event in events]
 
 
 def _pledges_of(
-    session: Session, event: DispatchedEvent, pledges: Sequence[tuple[Any, str, Pledge]]
+    session: Session,
+    event: DispatchedEvent,
+    pledges: Sequence[tuple[repository.ActivePledge, Pledge]],
 ) -> dict[str, Any] | None:
     order = event.effects.get("order")
     if not isinstance(order, dict) or "total_minor" not in order:
         return None
     total = Money(int(order["total_minor"]), str(order["currency"]))
     recorded: list[dict[str, Any]] = []
-    for pledge_row, charity_code, pledge in pledges:
+    for pledge_row, pledge in pledges:
         if pledge.unit_cost.currency != total.currency:
             continue  # a pledge in another currency does not apply to this order
         committed = 0
@@ -215,7 +215,7 @@ def _pledges_of(
             recorded.append(
                 {
                     "pledge": pledge.code,
-                    "charity": charity_code,
+                    "charity": pledge_row.charity_code,
                     "units": outcome.units,
                     "impact": pledge.impact,
                     "cost_minor": outcome.cost.minor,

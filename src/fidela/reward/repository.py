@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -287,18 +287,27 @@ def insert_pledge(session: Session, values: dict[str, Any]) -> int | None:
     ).scalar_one_or_none()
 
 
-# Built once: read for every group of orders ingested.
+class ActivePledge(NamedTuple):
+    id: int
+    charity_id: int
+    definition: dict[str, Any]
+    charity_code: str
+
+
+# Built once, and run through Core (columns, not entities: a fraction of the ORM's CPU): read
+# for every group of orders ingested.
 _ACTIVE_PLEDGES = (
-    select(CharityPledge, Charity.code)
+    select(CharityPledge.id, CharityPledge.charity_id, CharityPledge.definition, Charity.code)
     .join(Charity, Charity.id == CharityPledge.charity_id)
     .where(CharityPledge.active.is_(True), Charity.active.is_(True))
     .order_by(CharityPledge.id)
 )
 
 
-def active_pledges(session: Session) -> list[tuple[CharityPledge, str]]:
+def active_pledges(session: Session) -> list[ActivePledge]:
     """Active pledges with their charity's code, in id order (the lock order)."""
-    return [(pledge, code) for pledge, code in session.execute(_ACTIVE_PLEDGES).all()]
+    session.flush()  # as the ORM would: a pledge changed earlier in this session is seen
+    return [ActivePledge(*row) for row in session.connection().execute(_ACTIVE_PLEDGES)]
 
 
 def lock_pledge(session: Session, pledge_id: int) -> None:

@@ -26,6 +26,7 @@ from sqlalchemy.types import TypeEngine
 from fidela.commerce.models import SalesOrder, SalesReturn
 from fidela.ledger.models import LedgerAccount, LedgerEntry, LedgerLot
 from fidela.ledger.rules.lots import LotState
+from fidela.platform import driver
 from fidela.platform.row_tables import RowTable, row_table
 from fidela.platform.types import UTCDateTime
 from fidela.tier.rules import Basis, TierLadder
@@ -80,7 +81,7 @@ def window_counts(
             _compiled[key] = (str(compiled), dict(compiled.params))
         sql, constants = _compiled[key]
         params = constants | params | row_table(dialect.name, "w", _columns(points), rows).params
-        result: Any = session.connection().exec_driver_sql(sql, params)
+        result: Any = driver.run(session, sql, params)
     else:
         table = row_table(dialect.name, "w", _columns(points), rows)
         result = session.execute(_statement(table, (points, ladder.count_pending)), params)

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, and_, cast, extract, literal, or_, select, update
@@ -363,7 +363,7 @@ def _finish(state: JourneyState, definition: Definition, now: datetime) -> None:
 
 def enter_journey(
     session: Session,
-    journey: Journey,
+    journey: Journey | KnownJourney,
     *,
     customer: Customer,
     entry_key: str,
@@ -444,14 +444,26 @@ def _resume(
     _apply(session, state, definition, advance, now=now, runtime=runtime)
 
 
-# Built once: read for every group of events ingested.
-_ALL_JOURNEYS = select(Journey).order_by(Journey.id)
+class KnownJourney(NamedTuple):
+    """What an event needs of a journey: which one, its current version, whether it is on."""
+
+    id: int
+    version: int
+    active: bool
 
 
-def _journeys(session: Session) -> list[tuple[Journey, Definition]]:
+# Built once, and run through Core (columns, not entities: a fraction of the ORM's CPU):
+# read for every group of events ingested.
+_ALL_JOURNEYS = select(Journey.id, Journey.version, Journey.active, Journey.definition).order_by(
+    Journey.id
+)
+
+
+def _journeys(session: Session) -> list[tuple[KnownJourney, Definition]]:
+    session.flush()  # as the ORM would: a journey changed earlier in this session is seen
     return [
-        (journey, _parsed(journey.definition))
-        for journey in session.execute(_ALL_JOURNEYS).scalars()
+        (KnownJourney(journey_id, version, active), _parsed(definition))
+        for journey_id, version, active, definition in session.connection().execute(_ALL_JOURNEYS)
     ]
 
 
@@ -472,7 +484,7 @@ def handle_trigger(
     now: datetime,
     reference: str,
     runtime: Runtime | None = None,
-    journeys: Iterable[tuple[Journey, Definition]] | None = None,
+    journeys: Iterable[tuple[KnownJourney, Definition]] | None = None,
 ) -> dict[str, Any]:
     """What an event about a customer does to journeys: ends the runs it is the goal of
     (conversions), resumes runs waiting for it, then enters the journeys it triggers."""

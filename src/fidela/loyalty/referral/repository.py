@@ -144,10 +144,23 @@ def claimed_referrals_of(session: Session, referee_ids: Iterable[int]) -> dict[i
     ids = sorted(set(referee_ids))
     if not ids:
         return {}
-    rows = session.execute(
-        select(Referral).where(
-            one_of(session, Referral.referee_id, ids), Referral.status == "claimed"
+    # Asked for every order, and almost always empty: the ids through Core first (a fraction
+    # of the ORM's CPU), whole rows only for the few buyers who hold a claimed referral.
+    session.flush()
+    found = (
+        session.connection()
+        .execute(
+            select(Referral.id).where(
+                one_of(session, Referral.referee_id, ids), Referral.status == "claimed"
+            )
         )
+        .scalars()
+        .all()
+    )
+    if not found:
+        return {}
+    rows = session.execute(
+        select(Referral).where(Referral.id.in_(found), Referral.status == "claimed")
     ).scalars()
     return {row.referee_id: row for row in rows}
 
