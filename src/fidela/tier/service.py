@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Executable, bindparam, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -26,7 +26,7 @@ from fidela.ledger.models import LedgerAccount, LedgerEntry, LedgerLot
 from fidela.ledger.rules.lots import LotState
 from fidela.platform.bulk import insert_rows, update_rows
 from fidela.platform.db import table_of
-from fidela.platform.id_lists import one_of
+from fidela.platform.id_lists import built_once, one_of, one_of_param
 from fidela.platform.outbox.service import NewMessage, enqueue_messages
 from fidela.tier.models import TierChange, TierLadderVersion, TierMembership
 from fidela.tier.rules import (
@@ -575,16 +575,27 @@ def lock_memberships(
     return _lock_standings(session, programme_id, sorted(set(customer_ids)))
 
 
-def _lock_standings(session: Session, programme_id: int, customers: list[int]) -> Sequence[Any]:
-    return session.execute(
+def _lock_standings_statement(dialect: str) -> Executable:
+    return (
         select(TierMembership.id, TierMembership.customer_id, *_STANDING)
         .where(
-            TierMembership.programme_id == programme_id,
-            one_of(session, TierMembership.customer_id, customers),
+            TierMembership.programme_id == bindparam("programme_id"),
+            one_of_param(dialect, TierMembership.customer_id, "customers"),
         )
         .order_by(TierMembership.id)
         .with_for_update()
-    ).all()
+    )
+
+
+def _lock_standings(session: Session, programme_id: int, customers: list[int]) -> Sequence[Any]:
+    # Built once and run through Core, after a flush (as `ledger.batch._lock_balances`).
+    session.flush()
+    statement = built_once(session, _lock_standings_statement)
+    return (
+        session.connection()
+        .execute(statement, {"programme_id": programme_id, "customers": customers})
+        .all()
+    )
 
 
 def tier_codes(locked: Sequence[Any]) -> dict[int, str]:
