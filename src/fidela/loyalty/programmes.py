@@ -35,6 +35,7 @@ from fidela.loyalty.config import (
 )
 from fidela.loyalty.models import LoyaltyProgramme, LoyaltyRuleSet
 from fidela.loyalty.rules import InvalidRuleSet, RuleSet, activation_events, load_rule_set
+from fidela.platform.revisions.service import Cached
 from fidela.tier.models import TierLadderVersion
 from fidela.tier.rules import InvalidLadder, TierLadder, check_ladder_change, load_ladder
 from fidela.tier.service import stored_ladder
@@ -177,9 +178,15 @@ _IN_FORCE = (
 
 def programmes_in_force(session: Session) -> list[Programme]:
     """Active programmes with a rule set, in id order (what the earning subscriber runs).
-    Only ids and revisions are read unless a programme changed since this process parsed it."""
-    # Core, not ORM, execution (a fraction of the CPU for two columns); flushed first as the
-    # ORM would, so a programme changed earlier in this session is seen.
+    Nothing is read but the configuration revisions while no programme changed since this
+    process last loaded them."""
+    return list(_in_force.get(session))
+
+
+def _load_in_force(session: Session) -> tuple[Programme, ...]:
+    # Only ids and revisions are read unless a programme changed since this process parsed
+    # it. Core, not ORM, execution (a fraction of the CPU for two columns); flushed first as
+    # the ORM would, so a programme changed earlier in this session is seen.
     session.flush()
     in_force = session.connection().execute(_IN_FORCE).all()
     cached = {programme_id: _cache.get(revision) for programme_id, revision in in_force}
@@ -192,7 +199,10 @@ def programmes_in_force(session: Session) -> list[Programme]:
         cached.update(
             {row.id: _parsed(session, row) for row in rows if row.active and row.rule_set_version}
         )
-    return [programme for programme in cached.values() if programme is not None]
+    return tuple(programme for programme in cached.values() if programme is not None)
+
+
+_in_force = Cached("loyalty_programme", _load_in_force)
 
 
 def list_programmes(session: Session) -> list[Programme]:

@@ -24,6 +24,7 @@ from fidela.platform.audit import models as audit_models
 from fidela.platform.db import Base
 from fidela.platform.idempotency import models as idempotency_models
 from fidela.platform.outbox import models as outbox_models
+from fidela.platform.revisions import models as revision_models
 from fidela.reward import models as reward_models
 from fidela.segment import models as segment_models
 from fidela.tier import models as tier_models
@@ -47,6 +48,7 @@ MODEL_MODULES = (
     loyalty_models,
     outbox_models,
     referral_models,
+    revision_models,
     reward_models,
     segment_models,
     tier_models,

@@ -23,6 +23,7 @@ from fidela.event.rules import DispatchedEvent
 from fidela.kernel.errors import DomainError, FieldProblem
 from fidela.kernel.money import CurrencyMismatch, Money
 from fidela.ledger import service as ledger
+from fidela.platform.revisions.service import Cached
 from fidela.reward import repository
 from fidela.reward.errors import CharityExists
 from fidela.reward.models import Charity as CharityRow
@@ -170,8 +171,18 @@ def record_pledges(
     more is read when there are none). The order total is the ``order`` effect the commerce
     subscriber left. A budgeted pledge is locked while its committed cost is read, so
     concurrent orders cannot overspend the budget; unbudgeted pledges take no lock."""
-    pledges = [(row, load_pledge(row.definition)) for row in repository.active_pledges(session)]
+    pledges = _active_pledges.get(session)
     return [_pledges_of(session, event, pledges) if pledges else None for event in events]
+
+
+def _load_active_pledges(
+    session: Session,
+) -> tuple[tuple[repository.ActivePledge, Pledge], ...]:
+    return tuple((row, load_pledge(row.definition)) for row in repository.active_pledges(session))
+
+
+# Read for every group of orders: kept while no charity or pledge changes.
+_active_pledges = Cached("charity", _load_active_pledges)
 
 
 def _pledges_of(

@@ -52,6 +52,7 @@ from fidela.event.rules import DispatchedEvent
 from fidela.experiment.rules.assignment import in_global_control
 from fidela.kernel.errors import DomainError, FieldProblem
 from fidela.ledger import service as ledger
+from fidela.platform.revisions.service import Cached
 from fidela.platform.upsert import insert_ignoring_conflicts
 from fidela.segment.models import Segment, SegmentMembership
 
@@ -459,12 +460,20 @@ _ALL_JOURNEYS = select(Journey.id, Journey.version, Journey.active, Journey.defi
 )
 
 
-def _journeys(session: Session) -> list[tuple[KnownJourney, Definition]]:
+def _journeys(session: Session) -> tuple[tuple[KnownJourney, Definition], ...]:
+    return _known_journeys.get(session)
+
+
+def _load_journeys(session: Session) -> tuple[tuple[KnownJourney, Definition], ...]:
     session.flush()  # as the ORM would: a journey changed earlier in this session is seen
-    return [
+    return tuple(
         (KnownJourney(journey_id, version, active), _parsed(definition))
         for journey_id, version, active, definition in session.connection().execute(_ALL_JOURNEYS)
-    ]
+    )
+
+
+# Read for every group of events: kept while no journey changes.
+_known_journeys = Cached("journey", _load_journeys)
 
 
 def _entry_key(definition: Definition, data: Mapping[str, Any], fallback: str) -> str:

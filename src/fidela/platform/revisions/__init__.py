@@ -1,0 +1,1 @@
+"""Configuration read on every group of events, kept per process while it has not changed."""
