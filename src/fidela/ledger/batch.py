@@ -33,7 +33,7 @@ from fidela.ledger.service import (
 )
 from fidela.platform.bulk import insert_rows, select_matching, update_rows
 from fidela.platform.db import table_of
-from fidela.platform.id_lists import built_once, one_of_param
+from fidela.platform.id_lists import one_of_param, run_built
 
 
 @dataclass(frozen=True)
@@ -238,15 +238,9 @@ def _lock_balances_statement(dialect: str) -> Executable:
 def _lock_balances(session: Session, programme: str, customers: list[int]) -> Sequence[Any]:
     """The members' accounts with their cached balances, locked in primary-key order."""
     # Built once and run through Core: for a group of single events, building the statement
-    # and the ORM's execution cost more CPU than PostgreSQL spent on it. Flushed first, as the
-    # ORM would, so an account added earlier in this session is locked too.
-    session.flush()
-    statement = built_once(session, _lock_balances_statement)
-    return (
-        session.connection()
-        .execute(statement, {"programme": programme, "customers": customers})
-        .all()
-    )
+    # and the ORM's execution cost more CPU than PostgreSQL spent on it.
+    params = {"programme": programme, "customers": customers}
+    return run_built(session, _lock_balances_statement, params).all()
 
 
 def lock_accounts(

@@ -26,7 +26,7 @@ from fidela.ledger.models import LedgerAccount, LedgerEntry, LedgerLot
 from fidela.ledger.rules.lots import LotState
 from fidela.platform.bulk import insert_rows, update_rows
 from fidela.platform.db import table_of
-from fidela.platform.id_lists import built_once, one_of, one_of_param
+from fidela.platform.id_lists import one_of, one_of_param, run_built
 from fidela.platform.outbox.service import NewMessage, enqueue_messages
 from fidela.tier.models import TierChange, TierLadderVersion, TierMembership
 from fidela.tier.rules import (
@@ -588,14 +588,9 @@ def _lock_standings_statement(dialect: str) -> Executable:
 
 
 def _lock_standings(session: Session, programme_id: int, customers: list[int]) -> Sequence[Any]:
-    # Built once and run through Core, after a flush (as `ledger.batch._lock_balances`).
-    session.flush()
-    statement = built_once(session, _lock_standings_statement)
-    return (
-        session.connection()
-        .execute(statement, {"programme_id": programme_id, "customers": customers})
-        .all()
-    )
+    # Built once and run through Core (as `ledger.batch._lock_balances`).
+    params = {"programme_id": programme_id, "customers": customers}
+    return run_built(session, _lock_standings_statement, params).all()
 
 
 def tier_codes(locked: Sequence[Any]) -> dict[int, str]:

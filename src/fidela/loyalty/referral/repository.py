@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from fidela.commerce.models import SalesOrder
 from fidela.customer.models import CustomerIdentity
 from fidela.loyalty.referral.models import Referral, ReferralCode, ReferralProgramme
-from fidela.platform.id_lists import built_once, one_of_param
+from fidela.platform.id_lists import one_of_param, run_built
 from fidela.platform.upsert import insert_ignoring_conflicts
 
 
@@ -153,13 +153,7 @@ def claimed_referrals_of(session: Session, referee_ids: Iterable[int]) -> dict[i
     # Asked for every order, and almost always empty: the ids first, by a statement built once
     # and run through Core (building it and the ORM's execution cost more CPU than running
     # it), whole rows only for the few buyers who hold a claimed referral.
-    session.flush()
-    found = (
-        session.connection()
-        .execute(built_once(session, _claimed_ids_statement), {"referees": ids})
-        .scalars()
-        .all()
-    )
+    found = run_built(session, _claimed_ids_statement, {"referees": ids}).scalars().all()
     if not found:
         return {}
     rows = session.execute(
