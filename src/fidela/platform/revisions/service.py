@@ -21,9 +21,8 @@ Why it is right:
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import TextClause, event, select
@@ -63,8 +62,8 @@ class Cached(Generic[T]):
 
     family: str
     load: Callable[[Session], T]
+    # One tuple, replaced whole: threads serving requests read and set it without a lock.
     _entry: tuple[int, T] | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -79,13 +78,8 @@ class Cached(Generic[T]):
         if revision is not None and _SNAPSHOT in session.info:
             # Loaded after the revision was read, and no write of this family since (that
             # would have dropped the snapshot): the value belongs to that revision or later.
-            with self._lock:
-                self._entry = (revision, value)
+            self._entry = (revision, value)
         return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entry = None
 
 
 def _written_tables(session: Session) -> set[str]:
