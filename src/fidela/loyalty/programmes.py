@@ -185,9 +185,8 @@ def programmes_in_force(session: Session) -> list[Programme]:
 
 def _load_in_force(session: Session) -> tuple[Programme, ...]:
     # Only ids and revisions are read unless a programme changed since this process parsed
-    # it. Core, not ORM, execution (a fraction of the CPU for two columns); flushed first as
-    # the ORM would, so a programme changed earlier in this session is seen.
-    session.flush()
+    # it. Core, not ORM, execution (a fraction of the CPU for two columns); `Cached` flushed
+    # the session first, so a programme changed earlier in this session is seen.
     in_force = session.connection().execute(_IN_FORCE).all()
     cached = {programme_id: _cache.get(revision) for programme_id, revision in in_force}
     missing = [programme_id for programme_id, programme in cached.items() if programme is None]

@@ -465,7 +465,7 @@ def _journeys(session: Session) -> tuple[tuple[KnownJourney, Definition], ...]:
 
 
 def _load_journeys(session: Session) -> tuple[tuple[KnownJourney, Definition], ...]:
-    session.flush()  # as the ORM would: a journey changed earlier in this session is seen
+    # `Cached` flushed the session first: a journey changed earlier in this session is seen.
     return tuple(
         (KnownJourney(journey_id, version, active), _parsed(definition))
         for journey_id, version, active, definition in session.connection().execute(_ALL_JOURNEYS)

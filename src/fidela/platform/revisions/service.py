@@ -58,7 +58,8 @@ def forget(session: Session) -> None:
 
 @dataclass
 class Cached(Generic[T]):
-    """A value loaded from one family's tables, reused while the family's revision stays."""
+    """A value loaded from one family's tables, reused while the family's revision stays.
+    ``load`` runs after the session was flushed (reading the revisions flushes it)."""
 
     family: str
     load: Callable[[Session], T]
