@@ -113,6 +113,23 @@ def test_the_first_purchase_pays_both_once_even_when_replayed_under_new_ids(
         assert ledger.verify(session) == []
 
 
+def test_a_purchase_completes_a_referral_whose_terms_came_after_this_process_saw_none(
+    database: Database,
+) -> None:
+    # Orders with no purchase-triggered programme skip the referral lookup; the terms
+    # configured afterwards must be seen by the next order all the same.
+    with database.write() as session:
+        early = _customer(session, "early@example.org")
+    _buy(database, early, "T-0")
+    referrer, code = _referrer(database)
+    referee = _sign_up(database, "bob@example.org", code)["customer_id"]
+
+    first = _buy(database, referee, "T-1")
+
+    assert first.effects["referral_purchase"]["status"] == "rewarded"
+    assert (_points(database, referrer), _points(database, referee)) == (500, 200)
+
+
 def test_under_the_signup_trigger_the_signup_pays(database: Database) -> None:
     referrer, code = _referrer(database, trigger="signup")
     effects = _sign_up(database, "bob@example.org", code)

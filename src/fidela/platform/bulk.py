@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from fidela.platform import driver, jsontext
+from fidela.platform.packed_arrays import kind_of, pack
 from fidela.platform.types import UTCDateTime
 from fidela.platform.upsert import insert_ignoring_conflicts
 
@@ -41,14 +42,27 @@ def _pg_value_maker(session: Session, table: Table, column: str) -> Any:
     return None
 
 
+_kinds: dict[tuple[str, str], str | None] = {}
+
+
+def _packed(session: Session, table: Table, column: str, values: Sequence[Any]) -> Any:
+    """``values`` as the array parameter of ``column`` (see ``platform.packed_arrays``)."""
+    key = (table.name, column)
+    if key not in _kinds:
+        _kinds[key] = kind_of(_pg_type(session, table, column))
+    return pack(_kinds[key], values)
+
+
 def _arrays(
     session: Session, table: Table, columns: Sequence[str], rows: Sequence[dict[str, Any]]
 ) -> tuple[Any, ...]:
-    arrays: list[list[Any]] = []
+    arrays: list[Any] = []
     for column in columns:
         values = [row[column] for row in rows]
         maker = _pg_value_maker(session, table, column)
-        arrays.append([maker(v) for v in values] if maker else values)
+        arrays.append(
+            _packed(session, table, column, [maker(v) for v in values] if maker else values)
+        )
     return tuple(arrays)
 
 
@@ -254,5 +268,8 @@ def select_matching(
             f"SELECT {wanted} FROM {name} AS t "  # noqa: S608 - see insert_rows
             f"JOIN unnest({casts}) AS k({', '.join(quoted_keys)}) ON {joined_on}{joined_sql}"
         )
-    arrays = tuple([key[n] for key in keys] for n in range(len(key_columns)))
+    arrays = tuple(
+        _packed(session, table, column, [key[n] for key in keys])
+        for n, column in enumerate(key_columns)
+    )
     return driver.run(session, _statements[cache_key], arrays)

@@ -14,6 +14,7 @@ from fidela.commerce.models import SalesOrder
 from fidela.customer.models import CustomerIdentity
 from fidela.loyalty.referral.models import Referral, ReferralCode, ReferralProgramme
 from fidela.platform.id_lists import one_of_param, run_built
+from fidela.platform.revisions.service import Cached
 from fidela.platform.upsert import insert_ignoring_conflicts
 
 
@@ -138,6 +139,25 @@ def find_referral_of_referee(session: Session, referee_id: int) -> Referral | No
         .where(Referral.referee_id == referee_id)
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
+
+
+_PURCHASE_TRIGGERED = select(ReferralProgramme.programme).where(
+    ReferralProgramme.active.is_(True), ReferralProgramme.trigger == "first_purchase"
+)
+
+
+def _load_purchase_triggered(session: Session) -> frozenset[str]:
+    return frozenset(session.connection().execute(_PURCHASE_TRIGGERED).scalars())
+
+
+_purchase_triggered = Cached("referral_programme", _load_purchase_triggered)
+
+
+def purchase_triggered_programmes(session: Session) -> frozenset[str]:
+    """The active referral programmes whose referrals complete on the referee's first
+    purchase (from memory while no referral programme changed since this process read
+    them)."""
+    return _purchase_triggered.get(session)
 
 
 def _claimed_ids_statement(dialect: str) -> Executable:

@@ -438,7 +438,11 @@ def on_orders(
     session: Session, events: Sequence[DispatchedEvent]
 ) -> list[dict[str, Any] | DomainError | None]:
     """Batch subscriber of ``order.completed``: one query finds which buyers of the batch
-    hold a claimed referral; only those are completed (first-purchase trigger)."""
+    hold a claimed referral; only those are completed (first-purchase trigger). Without an
+    active programme that completes on a purchase, nothing is asked: such a referral would
+    not complete anyway (see below), and most groups of orders are in that case."""
+    if not repository.purchase_triggered_programmes(session):
+        return [None for _ in events]
     claimed = repository.claimed_referrals_of(
         session, (event.customer_id for event in events if event.customer_id is not None)
     )

@@ -7,6 +7,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "loyalty_programme": ("loyalty_programme",),
     "charity": ("charity", "charity_pledge"),
     "journey": ("engagement_journey",),
+    "referral_programme": ("referral_programme",),
 }
 
 TABLE_FAMILY: dict[str, str] = {
