@@ -96,3 +96,25 @@ def test_refreshing_statistics_analyses_the_tables_on_postgresql(
             text("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'event'")
         ).scalar_one()
     assert analysed is True
+
+
+def test_connections_for_small_groups_reuse_generic_plans_and_the_others_do_not(
+    database_url: str,
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("plan caching is PostgreSQL's")
+    small = Database.for_small_groups(database_url)
+    usual = Database.from_url(database_url, pool_size=1)
+    try:
+        with small.read() as session:
+            settings = session.execute(text("SHOW plan_cache_mode")).scalar_one()
+            assert (settings, session.execute(text("SHOW jit")).scalar_one()) == (
+                "force_generic_plan",
+                "off",
+            )
+        with usual.read() as session:
+            assert session.execute(text("SHOW plan_cache_mode")).scalar_one() == "auto"
+    finally:
+        for made in (small, usual):
+            assert isinstance(made.bind, Engine)
+            made.bind.dispose()

@@ -76,8 +76,14 @@ def create_app(
     app.state.wiring = wiring or build_wiring(settings)
     app.state.principals = PrincipalCache(settings.api_key_cache_seconds)
     # Read the clock through app.state: tests replace it after the app is built.
+    # Single-event groups get connections of their own on PostgreSQL (plans kept, see
+    # Database.for_small_groups). Tests hand in one database (a connection inside their
+    # transaction), which serves everything; SQLite has no plans to keep.
+    grouped: Database = app.state.database
+    if database is None and grouped.dialect == "postgresql":
+        grouped = Database.for_small_groups(settings.database_url, echo=settings.database_echo)
     app.state.event_groups = EventGrouper(
-        app.state.database,
+        grouped,
         app.state.wiring,
         lambda: app.state.clock(),
         max_group=settings.ingest_group_max,

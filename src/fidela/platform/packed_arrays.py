@@ -89,7 +89,10 @@ _AWARE = psycopg.adapters.get_dumper(datetime, PyFormat.BINARY)(datetime)
 def _instant(value: Any) -> bytes:
     if not isinstance(value, datetime) or value.utcoffset() is None:
         raise _Unpackable  # a naive datetime: psycopg sends it as a timestamp, as before
-    return _TIMESTAMP_LENGTH + bytes(_AWARE.dump(value))
+    dumped = _AWARE.dump(value)
+    if dumped is None:  # pragma: no cover - a datetime always dumps
+        raise _Unpackable
+    return _TIMESTAMP_LENGTH + bytes(dumped)
 
 
 def _date(value: Any) -> bytes:
