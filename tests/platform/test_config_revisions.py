@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from itertools import count
+from pathlib import Path
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import Engine, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from fidela.engagement.journeys.models import Journey
-from fidela.platform.db import Database
+from fidela.platform import migrate
+from fidela.platform.db import Database, create_db_engine
 from fidela.platform.revisions.service import Cached, revisions
+from tests.databases import fresh_database_url
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 _codes = count()
@@ -138,3 +141,23 @@ def test_the_revisions_are_read_once_per_transaction(database: Database) -> None
         assert revisions(session) is first
     with database.read() as session:
         assert revisions(session) is not first
+
+
+def test_two_databases_never_share_a_revision_so_one_process_can_serve_both(
+    database: Database, tmp_path: Path
+) -> None:
+    # The test suite (and a database made again under a running server) shows one process
+    # two databases: a configuration cached from one must not answer for the other.
+    with fresh_database_url(tmp_path) as url:
+        other = Database(create_db_engine(url, pool_size=1))
+        try:
+            assert isinstance(other.bind, Engine)
+            migrate.upgrade(other.bind)
+            with database.read() as session, other.read() as elsewhere:
+                mine, theirs = revisions(session), revisions(elsewhere)
+            assert mine.keys() == theirs.keys()
+            assert not set(mine.values()) & set(theirs.values())
+            assert 0 not in mine.values()
+        finally:
+            assert isinstance(other.bind, Engine)
+            other.bind.dispose()

@@ -59,13 +59,19 @@ def earn_many(
     now: datetime,
     expiry: ExpirySchedule | None = None,
     locked: Sequence[Any] | None = None,
+    fresh_keys: bool = False,
 ) -> list[bool]:
     """Post every request (a customer may have several, under distinct keys: one event's
     lots under different holds); for each, whether it was posted now (False: its key was
     posted before, nothing written).
 
     ``locked``: what `lock_accounts` returned for these members, when nothing has written to
-    their accounts since (it saves reading them again under the lock)."""
+    their accounts since (it saves reading them again under the lock).
+
+    ``fresh_keys``: the caller's keys name rows created in this very transaction (an order,
+    an event), so no entry can carry them yet and the look-up of keys already posted is
+    skipped (a statement per call). Were a key posted all the same, the (account, key)
+    unique index would refuse it: the transaction fails, nothing is posted twice."""
     if not requests:
         return []
     for request in requests:
@@ -112,12 +118,16 @@ def earn_many(
     keys = [(accounts[r.customer_id][0], f"earn:{r.key}") for r in requests]
     # Through the (account_id, key) unique index, the keys as arrays: a tuple ``IN`` list
     # of a thousand pairs cost more to compile and bind than to run.
-    taken = {
-        (int(account_id), str(key))
-        for account_id, key in select_matching(
-            session, table_of(LedgerEntry), ("account_id", "key"), keys, ("account_id", "key")
-        )
-    }
+    taken = (
+        set()
+        if fresh_keys
+        else {
+            (int(account_id), str(key))
+            for account_id, key in select_matching(
+                session, table_of(LedgerEntry), ("account_id", "key"), keys, ("account_id", "key")
+            )
+        }
+    )
     posted: list[bool] = []
     plain: list[tuple[EarnRequest, int, Any]] = []
     for request, key in zip(requests, keys, strict=True):

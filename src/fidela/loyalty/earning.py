@@ -628,6 +628,9 @@ def _flush_wave(
         now=now,
         expiry=programme.expiry,
         locked=None if locked is None else locked.accounts,
+        # Keys name the event's order or the event itself, both created in this transaction
+        # (an existing order is refused by its unique key before earning runs).
+        fresh_keys=True,
     )
     # Arrays through ``insert_rows`` rather than an ORM executemany: the JSON lines and the
     # thousand parameter sets were costlier to bind than the statement to run.

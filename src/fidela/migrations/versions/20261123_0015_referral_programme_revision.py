@@ -1,4 +1,10 @@
-"""referral programmes become a configuration family (their revision moved by triggers)
+"""referral programmes become a configuration family; revisions start at a random point
+
+Every database started its revisions at 0 and counted up from 1, so two databases (the
+test suite's, or a database dropped and made again under a running server) handed out the
+same revisions for different contents, and a process that had cached one database's
+configuration at revision n served it for the other's revision n. From here each database
+counts from its own random point (a sequence on PostgreSQL, random values on SQLite).
 
 Revision ID: 0015
 Revises: 0014
@@ -32,6 +38,10 @@ def upgrade() -> None:
             f"AFTER INSERT OR UPDATE OR DELETE ON {TABLE} "
             f"FOR EACH STATEMENT EXECUTE FUNCTION config_revision_bump('{FAMILY}')"
         )
+        # A random start below 2^62: counting up from there never meets another database's
+        # revisions in practice, and never reaches the sequence's end.
+        op.execute("SELECT setval('config_revision_seq', 1 + floor(random() * 4e18)::bigint)")
+        op.execute("UPDATE config_revision SET revision = nextval('config_revision_seq')")
         return
     for operation in OPERATIONS:
         op.execute(
@@ -40,6 +50,7 @@ def upgrade() -> None:
             f"UPDATE config_revision SET revision = random() WHERE family = '{FAMILY}'; "
             "END"
         )
+    op.execute("UPDATE config_revision SET revision = random()")
 
 
 def downgrade() -> None:

@@ -13,6 +13,9 @@ Why it is right:
   revision and loads again);
 - triggers move the revision in the same transaction as the change, with a value never used
   before, so a rolled-back change cannot leave an entry that a later state would match;
+- each database counts its revisions from its own random point (migration 0015), so a
+  process that meets two databases (the test suite; a database made again under a running
+  server) never takes one's revision for the other's;
 - this transaction's own writes to a family's tables (through the session: ORM flushes and
   DML statements) drop the transaction's snapshot, so it reads its own changes afterwards;
   so does the end of any transaction or savepoint (a rolled-back savepoint takes its
