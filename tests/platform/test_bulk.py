@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, select
+from sqlalchemy import JSON, Column, ForeignKey, Integer, MetaData, String, Table, select
 from sqlalchemy.exc import IntegrityError
 
-from fidela.platform.bulk import COPY_FROM_ROWS, insert_rows
+from fidela.platform.bulk import COPY_FROM_ROWS, insert_rows, insert_with_children
 from fidela.platform.db import Database
 from fidela.platform.types import UTCDateTime
 
@@ -44,3 +44,65 @@ def test_rows_are_stored_as_given_and_a_conflict_is_an_integrity_error(
         ]
         with pytest.raises(IntegrityError), session.begin_nested():
             insert_rows(session, PROBE, rows(count, first=count))
+
+
+FAMILY = MetaData()
+PARENT = Table(
+    "bulk_parent",
+    FAMILY,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(20)),
+)
+CHILD = Table(
+    "bulk_child",
+    FAMILY,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("parent_id", Integer, ForeignKey("bulk_parent.id"), nullable=False),
+    Column("label", String(20)),
+    Column("at", UTCDateTime),
+)
+
+
+@pytest.mark.parametrize("children_each", [0, 2, COPY_FROM_ROWS])
+def test_children_are_stored_under_their_own_parent_in_their_order(
+    database: Database, children_each: int
+) -> None:
+    # A few children go in the parents' statement on PostgreSQL, many are copied after it;
+    # the second parent has none.
+    parents = [{"name": f"p{n}"} for n in range(3)]
+    children = [
+        {"parent_id": p, "label": f"p{p}-c{c}", "at": T0 + timedelta(minutes=c)}
+        for p in (0, 2)
+        for c in range(children_each)
+    ]
+    with database.write() as session:
+        FAMILY.create_all(session.connection())
+        ids = insert_with_children(session, PARENT, parents, CHILD, children, link="parent_id")
+        names = dict(session.execute(select(PARENT.c.id, PARENT.c.name)).all())
+        stored = session.execute(
+            select(CHILD.c.parent_id, CHILD.c.label, CHILD.c.at).order_by(CHILD.c.id)
+        ).all()
+
+    assert [names[i] for i in ids] == ["p0", "p1", "p2"]
+    assert [tuple(row) for row in stored] == [
+        (ids[child["parent_id"]], child["label"], child["at"]) for child in children
+    ]
+
+
+def test_a_child_the_database_refuses_leaves_no_parent_either(database: Database) -> None:
+    with database.write() as session:
+        FAMILY.create_all(session.connection())
+        with pytest.raises(IntegrityError), session.begin_nested():
+            insert_with_children(
+                session,
+                PARENT,
+                [{"name": "p0"}],
+                CHILD,
+                # Two children under one id: the second breaks the primary key.
+                [
+                    {"id": 1, "parent_id": 0, "label": "one", "at": None},
+                    {"id": 1, "parent_id": 0, "label": "dup", "at": None},
+                ],
+                link="parent_id",
+            )
+        assert session.execute(select(PARENT.c.id)).all() == []

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fidela.commerce.models import SalesOrder, SalesOrderLine, SalesReturn
-from fidela.platform.bulk import insert_rows
+from fidela.platform.bulk import insert_with_children
 from fidela.platform.db import table_of
 
 
@@ -41,18 +41,15 @@ _LINE = table_of(SalesOrderLine)
 def add_orders(
     session: Session, orders: Sequence[dict[str, Any]], lines: Sequence[Sequence[dict[str, Any]]]
 ) -> list[int]:
-    """Insert orders (one multi-row statement) and then all their lines (one executemany);
-    the new order ids, in the order of ``orders``. ``lines[n]`` are the lines of order n."""
-    if not orders:
-        return []
-    ids = [int(row[0]) for row in insert_rows(session, _ORDER, orders, returning=("id",))]
+    """Insert orders and all their lines (one statement for a few orders, two beyond: see
+    ``insert_with_children``); the new order ids, in the order of ``orders``. ``lines[n]``
+    are the lines of order n."""
     rows = [
-        {**line, "order_id": order_id}
-        for order_id, order_lines in zip(ids, lines, strict=True)
+        {**line, "order_id": position}
+        for position, order_lines in enumerate(lines)
         for line in order_lines
     ]
-    insert_rows(session, _LINE, rows)
-    return ids
+    return insert_with_children(session, _ORDER, orders, _LINE, rows, link="order_id")
 
 
 def add_return(session: Session, sales_return: SalesReturn) -> SalesReturn:

@@ -125,6 +125,77 @@ def insert_rows(
     return found if skip_conflicts_on else sorted(found, key=lambda row: row[0])
 
 
+def insert_with_children(
+    session: Session,
+    parent: Table,
+    parents: Sequence[dict[str, Any]],
+    child: Table,
+    children: Sequence[dict[str, Any]],
+    *,
+    link: str,
+) -> list[int]:
+    """Insert ``parents`` and then ``children``, whose ``link`` column holds the position
+    of their parent in ``parents`` (from 0) and is written as that parent's new id; the
+    parents' ids, in the order of ``parents``.
+
+    On PostgreSQL, a few children go in the same statement as their parents (data-modifying
+    CTEs): a group of single events saves a round trip and a statement's fixed cost. From
+    ``COPY_FROM_ROWS`` children on, they are copied after the parents' insert instead."""
+    if not parents:
+        return []
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if not postgres or not children or len(children) >= COPY_FROM_ROWS:
+        ids = [int(row[0]) for row in insert_rows(session, parent, parents, returning=("id",))]
+        insert_rows(session, child, [{**row, link: ids[row[link]]} for row in children])
+        return ids
+    parent_columns = list(parents[0])
+    child_columns = [c for c in children[0] if c != link]
+    key = ("family", parent.name, tuple(parent_columns), child.name, tuple(child_columns), link)
+    if key not in _statements:
+        _statements[key] = _family_statement(
+            session, parent, parent_columns, child, child_columns, link
+        )
+    positions = pack(kind_of("BIGINT"), [row[link] + 1 for row in children])
+    params = (
+        *_arrays(session, parent, parent_columns, parents),
+        *_arrays(session, child, child_columns, children),
+        positions,
+    )
+    return [int(row[0]) for row in driver.run(session, _statements[key], params)]
+
+
+def _family_statement(
+    session: Session,
+    parent: Table,
+    parent_columns: Sequence[str],
+    child: Table,
+    child_columns: Sequence[str],
+    link: str,
+) -> str:
+    (parent_name, child_name, link_name) = _quoted(session, parent.name, child.name, link)
+    parent_names = ", ".join(_quoted(session, *parent_columns))
+    parent_casts = ", ".join(f"%b::{_pg_type(session, parent, c)}[]" for c in parent_columns)
+    quoted_children = _quoted(session, *child_columns)
+    child_casts = "".join(f"%b::{_pg_type(session, child, c)}[], " for c in child_columns)
+    child_names = "".join(f"{c}, " for c in quoted_children)
+    targets = "".join(f", {c}" for c in quoted_children)
+    picked = "".join(f", x.{c}" for c in quoted_children)
+    # Ids are drawn in the order of the parents' insert, so the n-th smallest new id is the
+    # n-th parent's (as insert_rows relies on). Identifiers come from the tables' metadata,
+    # quoted by the dialect; values are parameters.
+    return (
+        f"WITH p AS (INSERT INTO {parent_name} ({parent_names}) SELECT {parent_names} "  # noqa: S608
+        f"FROM unnest({parent_casts}) WITH ORDINALITY AS u({parent_names}, ord) ORDER BY ord "
+        "RETURNING id), "
+        "n AS (SELECT id, row_number() OVER (ORDER BY id) AS position FROM p), "
+        f"c AS (INSERT INTO {child_name} ({link_name}{targets}) "
+        f"SELECT n.id{picked} FROM unnest({child_casts}%b::BIGINT[]) WITH ORDINALITY "
+        f"AS x({child_names}parent_position, ord) JOIN n ON n.position = x.parent_position "
+        "ORDER BY x.ord) "
+        "SELECT id FROM p ORDER BY id"
+    )
+
+
 def _copy_type(session: Session, table: Table, column: str) -> str:
     # "VARCHAR(100)" -> "varchar": COPY names the type; the column applies its own length.
     return _pg_type(session, table, column).split("(")[0].lower()
