@@ -40,11 +40,12 @@ async def send_all(grouper: EventGrouper, bodies: list[dict[str, Any]]) -> list[
     )
 
 
+@pytest.mark.parametrize("inline", [False, True])
 def test_concurrent_requests_commit_in_few_transactions_with_their_own_results(
-    database: Database, clock: Clock
+    database: Database, clock: Clock, inline: bool
 ) -> None:
     counting = CountingDatabase(database)
-    grouper = EventGrouper(counting, WIRING, clock)
+    grouper = EventGrouper(counting, WIRING, clock, inline=inline)
     bodies = [order(f"T-{n}", clock(), customer={"email": f"c{n}@example.com"}) for n in range(40)]
     results = asyncio.run(send_all(grouper, bodies))
     assert all(isinstance(result, EventResult) for result in results)
@@ -54,10 +55,11 @@ def test_concurrent_requests_commit_in_few_transactions_with_their_own_results(
     assert counting.writes == 1
 
 
+@pytest.mark.parametrize("inline", [False, True])
 def test_a_rejected_event_is_answered_with_its_own_error_only(
-    database: Database, clock: Clock
+    database: Database, clock: Clock, inline: bool
 ) -> None:
-    grouper = EventGrouper(database, WIRING, clock)
+    grouper = EventGrouper(database, WIRING, clock, inline=inline)
     bad = order("T-bad", clock(), customer={"email": "a@example.com"}, total_minor=1)
     good = [order(f"T-{n}", clock(), customer={"email": "a@example.com"}) for n in range(3)]
     results = asyncio.run(send_all(grouper, [good[0], bad, good[1], good[2]]))
@@ -110,7 +112,7 @@ def test_clients_answered_together_are_waited_for_and_share_the_next_transaction
 ) -> None:
     counting = CountingDatabase(database)
     # A long wait limit: the test never depends on timing, only on who is awaited.
-    grouper = EventGrouper(counting, WIRING, clock, gather_seconds=30)
+    grouper = EventGrouper(counting, WIRING, clock, gather_seconds=30, inline=True)
     results = asyncio.run(closed_loop(grouper, clients=6, rounds=4, at=clock()))
     assert all(isinstance(result, EventResult) for result in results)
     # One transaction per round: without the wait the first client to send again would

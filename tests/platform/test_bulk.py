@@ -70,11 +70,10 @@ def test_children_are_stored_under_their_own_parent_in_their_order(
     # A few children go in the parents' statement on PostgreSQL, many are copied after it;
     # the second parent has none.
     parents = [{"name": f"p{n}"} for n in range(3)]
-    children = [
-        {"parent_id": p, "label": f"p{p}-c{c}", "at": T0 + timedelta(minutes=c)}
-        for p in (0, 2)
-        for c in range(children_each)
+    wanted = [
+        (p, f"p{p}-c{c}", T0 + timedelta(minutes=c)) for p in (0, 2) for c in range(children_each)
     ]
+    children = [{"parent_id": p, "label": label, "at": at} for p, label, at in wanted]
     with database.write() as session:
         FAMILY.create_all(session.connection())
         ids = insert_with_children(session, PARENT, parents, CHILD, children, link="parent_id")
@@ -84,9 +83,7 @@ def test_children_are_stored_under_their_own_parent_in_their_order(
         ).all()
 
     assert [names[i] for i in ids] == ["p0", "p1", "p2"]
-    assert [tuple(row) for row in stored] == [
-        (ids[child["parent_id"]], child["label"], child["at"]) for child in children
-    ]
+    assert [tuple(row) for row in stored] == [(ids[p], label, at) for p, label, at in wanted]
 
 
 def test_a_child_the_database_refuses_leaves_no_parent_either(database: Database) -> None:

@@ -82,6 +82,14 @@ class Settings(BaseSettings):
         le=1000,
         description="Single-event requests grouped into one transaction at most",
     )
+    ingest_group_inline: bool = Field(
+        default=True,
+        description=(
+            "On PostgreSQL, run single-event groups on the server's event loop thread instead "
+            "of a worker thread: cheaper, but the process reads no other request meanwhile "
+            "(see fidela.api.grouping)"
+        ),
+    )
     ingest_group_gather_ms: float = Field(
         default=2.0,
         ge=0,
