@@ -31,6 +31,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import TextClause, event, select
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
+from fidela.platform import driver
 from fidela.platform.revisions.families import FAMILIES, TABLE_FAMILY
 from fidela.platform.revisions.models import ConfigRevision
 
@@ -38,6 +39,7 @@ T = TypeVar("T")
 
 _SNAPSHOT = "fidela.config_revisions"
 _READ = select(ConfigRevision.family, ConfigRevision.revision)
+_READ_SQL = "SELECT family, revision FROM config_revision"
 
 
 def revisions(session: Session) -> dict[str, int]:
@@ -47,9 +49,14 @@ def revisions(session: Session) -> dict[str, int]:
     session.flush()
     snapshot: dict[str, int] | None = session.info.get(_SNAPSHOT)
     if snapshot is None:
-        snapshot = {
-            family: int(revision) for family, revision in session.connection().execute(_READ)
-        }
+        # The first statement of nearly every transaction of events: on PostgreSQL through
+        # the driver's cursor (see platform.driver), without SQLAlchemy's execution context.
+        rows: Any = (
+            driver.run(session, _READ_SQL, ())
+            if session.get_bind().dialect.name == "postgresql"
+            else session.connection().execute(_READ)
+        )
+        snapshot = {family: int(revision) for family, revision in rows}
         session.info[_SNAPSHOT] = snapshot
     return snapshot
 
