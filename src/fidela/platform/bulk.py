@@ -155,7 +155,7 @@ def insert_with_children(
         _statements[key] = _family_statement(
             session, parent, parent_columns, child, child_columns, link
         )
-    positions = pack(kind_of("BIGINT"), [row[link] + 1 for row in children])
+    positions = pack("BIGINT", [row[link] + 1 for row in children])
     params = (
         *_arrays(session, parent, parent_columns, parents),
         *_arrays(session, child, child_columns, children),

@@ -51,10 +51,8 @@ def _text(value: Any) -> bytes:
 
 
 def _jsonb(value: Any) -> bytes:
-    # Values are serialised documents already (``bytes`` spares an encoding); jsonb's binary
-    # format is a version byte, then the text.
-    if isinstance(value, bytes):
-        return _LENGTH.pack(len(value) + 1) + b"\x01" + value
+    # Values are serialised documents already; jsonb's binary format is a version byte, then
+    # the text.
     if not isinstance(value, str):
         raise _Unpackable
     data = value.encode()
