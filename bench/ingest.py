@@ -217,10 +217,14 @@ class CpuSnapshot:
     server: float
     postgres: float
     loadgen: float
+    # Per server process: with several, how evenly the load spread (the clients' keep-alive
+    # connections are accepted by whichever process wakes first).
+    server_processes: dict[int, float] = field(default_factory=dict)
 
     @classmethod
     def take(cls, server_pgid: int | None) -> CpuSnapshot:
-        return cls(*_machine_cpu(), *_process_cpu(server_pgid), time.process_time())
+        server, postgres, processes = _process_cpu(server_pgid)
+        return cls(*_machine_cpu(), server, postgres, time.process_time(), processes)
 
 
 def _machine_cpu() -> tuple[float, float]:
@@ -268,17 +272,20 @@ def _processes() -> Iterator[tuple[int, str, int, int]]:
         )
 
 
-def _process_cpu(server_pgid: int | None) -> tuple[float, float]:
-    """(server's process group, every `postgres` process) in CPU seconds. Backends that exit
-    during a phase take their ticks with them, so the PostgreSQL figure is a lower bound;
-    the server's pool keeps its connections, which makes that loss small."""
+def _process_cpu(server_pgid: int | None) -> tuple[float, float, dict[int, float]]:
+    """(server's process group, every `postgres` process, each process of the server's
+    group) in CPU seconds. Backends that exit during a phase take their ticks with them, so
+    the PostgreSQL figure is a lower bound; the server's pool keeps its connections, which
+    makes that loss small."""
     server = postgres = 0
-    for _, comm, group, ticks in _processes():
+    processes: dict[int, float] = {}
+    for pid, comm, group, ticks in _processes():
         if server_pgid is not None and group == server_pgid:
             server += ticks
+            processes[pid] = ticks / _TICK
         elif comm == "postgres":
             postgres += ticks
-    return server / _TICK, postgres / _TICK
+    return server / _TICK, postgres / _TICK, processes
 
 
 class PostgresSampler:
@@ -332,6 +339,9 @@ class CpuUse:
     machine_busy_share: float  # of all cores
     steal_share: float  # of all cores: time the hypervisor gave to other guests
     other_share: float  # of all cores: processes outside the benchmark
+    # Each server process's busy share of one core, busiest first (the supervisor included,
+    # mostly idle).
+    process_shares: list[float] = field(default_factory=list)
 
     @classmethod
     def between(
@@ -353,6 +363,13 @@ class CpuUse:
             steal_share=max(0.0, after.steal - before.steal) / (wall * (os.cpu_count() or 1)),
             other_share=max(0.0, busy - server - postgres - loadgen)
             / (wall * (os.cpu_count() or 1)),
+            process_shares=sorted(
+                (
+                    (seconds - before.server_processes.get(pid, 0.0)) / wall
+                    for pid, seconds in after.server_processes.items()
+                ),
+                reverse=True,
+            ),
         )
 
     def describe(self, unit: str) -> str:
@@ -361,6 +378,13 @@ class CpuUse:
             f"ms, load generator {self.loadgen_ms:.2f} ms, other {self.other_ms:.2f} ms; "
             f"machine {self.machine_busy_share:.0%} busy"
             + (f", {self.steal_share:.0%} stolen" if self.steal_share >= 0.01 else "")
+            + (
+                "; server processes "
+                + ", ".join(f"{share:.0%}" for share in self.process_shares if share >= 0.01)
+                + " busy"
+                if sum(share >= 0.01 for share in self.process_shares) > 1
+                else ""
+            )
             + (
                 f"\n    WARNING: {self.other_share:.0%} of the machine went to processes outside "
                 "the benchmark during this phase: its figures are low"
