@@ -11,7 +11,7 @@ import typer
 import uvicorn
 
 from fidela.api.app import create_app
-from fidela.cli import context
+from fidela.cli import context, processes
 from fidela.cli.output import JsonOption, console, emit
 from fidela.platform.heap import settle_after_startup
 from fidela.platform.settings import Settings
@@ -93,16 +93,28 @@ def _serve_processes(
             "processes",
             param_hint="--with-worker",
         )
-    # uvicorn's supervisor forks the processes; each builds its app from the environment.
-    uvicorn.run(
-        "fidela.api.served:served_app",
-        factory=True,
-        workers=workers,
-        host=host or settings.host,
-        port=port or settings.port,
-        log_config=None,
-        access_log=False,
-    )
+    # Each process listens on a socket of its own and builds its app from the environment
+    # (see fidela.cli.processes: why not uvicorn's supervisor).
+    address = (host or settings.host, port or settings.port)
+    try:
+        reserved = processes.reuseport_socket(*address, listen=False)
+    except OSError as error:
+        raise typer.BadParameter(
+            f"cannot listen on {address[0]}:{address[1]}: {error}", param_hint="--port"
+        ) from error
+    stopping: list[int] = []
+    previous = {
+        signum: signal.signal(signum, lambda signum, _: stopping.append(signum))
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        code = processes.supervise(processes.serve_one, address, workers, lambda: bool(stopping))
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        reserved.close()
+    if code:
+        raise typer.Exit(code)
 
 
 def worker(

@@ -1,0 +1,222 @@
+"""`fidela serve --workers N`: processes with a listening socket each, under our supervisor."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from fidela.cli.processes import reuseport_socket, supervise
+from tests.databases import fresh_database_url
+
+# --- targets for the supervisor (module level: spawned processes import them) -------------
+
+
+def note_and_exit(path: str) -> None:
+    with open(path, "a") as out:
+        out.write(f"{os.getpid()}\n")
+    time.sleep(0.3)
+
+
+def note_and_sleep(path: str) -> None:
+    with open(path, "a") as out:
+        out.write(f"{os.getpid()}\n")
+    time.sleep(120)
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().split() if path.exists() else []
+
+
+def _wait_for(condition: object, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(condition) and condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+class _Supervised:
+    """``supervise`` on a thread (signals are the CLI's business), its answer kept."""
+
+    def __init__(self, target: object, path: Path, count: int, **options: float) -> None:
+        self.stopping = threading.Event()
+        self.code: int | None = None
+
+        def run() -> None:
+            self.code = supervise(
+                target,  # type: ignore[arg-type]
+                (str(path),),
+                count,
+                self.stopping.is_set,
+                **options,
+            )
+
+        self.thread = threading.Thread(target=run)
+        self.thread.start()
+
+    def stop(self) -> int | None:
+        self.stopping.set()
+        self.thread.join(60)
+        assert not self.thread.is_alive()
+        return self.code
+
+
+# --- sockets ------------------------------------------------------------------------------
+
+
+def test_several_sockets_listen_on_one_port_with_reuseport() -> None:
+    first = reuseport_socket("127.0.0.1", 0, listen=True)
+    port = first.getsockname()[1]
+    with first, reuseport_socket("127.0.0.1", port, listen=True) as second:
+        assert second.getsockname()[1] == port
+
+
+def test_the_reserved_port_refuses_a_server_without_reuseport() -> None:
+    with reuseport_socket("127.0.0.1", 0, listen=False) as reserved:
+        port = reserved.getsockname()[1]
+        with socket.socket() as plain, pytest.raises(OSError, match="in use"):
+            plain.bind(("127.0.0.1", port))
+
+
+def test_a_reserved_port_that_does_not_listen_gets_no_connection() -> None:
+    with reuseport_socket("127.0.0.1", 0, listen=False) as reserved:
+        port = reserved.getsockname()[1]
+        with socket.socket() as client, pytest.raises(ConnectionRefusedError):
+            client.connect(("127.0.0.1", port))
+
+
+# --- the supervisor -----------------------------------------------------------------------
+
+
+def test_a_process_that_dies_after_starting_is_started_again(tmp_path: Path) -> None:
+    notes = tmp_path / "started"
+    supervised = _Supervised(note_and_exit, notes, 2, early_exit=0.05, grace=5)
+    _wait_for(lambda: len(_lines(notes)) >= 4)
+    assert supervised.stop() == 0
+    assert len(set(_lines(notes))) >= 4  # new processes, not the same ones
+
+
+def test_processes_that_die_at_start_up_stop_everything(tmp_path: Path) -> None:
+    notes = tmp_path / "started"
+    supervised = _Supervised(note_and_exit, notes, 2, early_exit=60, grace=5)
+    supervised.thread.join(60)
+    assert supervised.code == 1
+    assert len(_lines(notes)) == 2  # nothing started again
+
+
+def test_stopping_ends_every_process(tmp_path: Path) -> None:
+    notes = tmp_path / "started"
+    supervised = _Supervised(note_and_sleep, notes, 2, early_exit=0.05, grace=1)
+    _wait_for(lambda: len(_lines(notes)) == 2)
+    assert supervised.stop() == 0
+    for pid in _lines(notes):
+        with pytest.raises(ProcessLookupError):
+            os.kill(int(pid), 0)
+
+
+# --- the command, on PostgreSQL -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def serve_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    directory = tmp_path_factory.mktemp("serve")
+    with fresh_database_url(directory) as url:
+        if url.startswith("sqlite"):
+            pytest.skip("several server processes need PostgreSQL")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FIDELA_")}
+        env.update({"FIDELA_DATABASE_URL": url, "FIDELA_CONFIG": str(directory / "none.toml")})
+        subprocess.run(
+            [sys.executable, "-m", "fidela", "db", "upgrade"], env=env, check=True, timeout=120
+        )
+        yield env
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _established_on(port: int) -> set[str]:
+    """Socket inodes of the connections this machine accepted on ``port``."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "01" and int(local.rsplit(":", 1)[1], 16) == port:
+                inodes.add(inode)
+    return inodes
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    return inodes
+
+
+def test_keep_alive_connections_spread_over_the_processes(serve_env: dict[str, str]) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "fidela", "serve", "--workers", "2", "--port", str(port)],
+        env=serve_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    clients: list[httpx2.Client] = []
+    try:
+        base = f"http://127.0.0.1:{port}"
+
+        def ready() -> bool:
+            # Both processes listening: each has its own socket in the LISTEN state.
+            try:
+                return httpx2.get(f"{base}/health", timeout=2).status_code == 200
+            except httpx2.TransportError:
+                return False
+
+        _wait_for(ready, timeout=90)
+        _wait_for(lambda: len(_children(server.pid)) >= 2, timeout=30)
+        time.sleep(2)  # the second process may still be starting
+        # 24 clients of one keep-alive connection each, all opened at once.
+        clients = [httpx2.Client(base_url=base, timeout=10) for _ in range(24)]
+        for client in clients:
+            assert client.get("/health").status_code == 200
+        accepted = _established_on(port)
+        held = [len(_socket_inodes(pid) & accepted) for pid in _children(server.pid)]
+        served = [count for count in held if count]
+        # Under one shared socket the process woken first took every pending connection; the
+        # kernel's hash puts all 24 on one of two sockets with a probability of 2 in 2**24.
+        assert len(served) == 2, held
+        assert sum(served) == 24
+    finally:
+        for client in clients:
+            client.close()
+        os.killpg(server.pid, 15)
+        server.wait(timeout=60)
+    assert server.returncode == 0
