@@ -2,14 +2,11 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx2
 import pytest
 
 from tests.databases import fresh_database_url
@@ -139,34 +136,3 @@ def test_serve_refuses_several_processes_on_sqlite(cli_env: dict[str, str]) -> N
     result = fidela(cli_env, "serve", "--workers", "2", "--no-worker")
     assert result.returncode != 0
     assert "one process" in result.stdout + result.stderr
-
-
-def test_serve_with_two_processes_answers_on_postgresql(cli_env: dict[str, str]) -> None:
-    if cli_env["FIDELA_DATABASE_URL"].startswith("sqlite"):
-        pytest.skip("several server processes need PostgreSQL")
-    fidela(cli_env, "db", "upgrade")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "fidela", "serve", "--workers", "2", "--port", str(port)],
-        env=cli_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 90
-        answered: set[int] = set()
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                response = httpx2.get(f"http://127.0.0.1:{port}/health", timeout=2)
-                answered.add(response.status_code)
-                if response.status_code == 200:
-                    break
-            except httpx2.TransportError:
-                time.sleep(0.3)
-        assert 200 in answered
-    finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=30)
