@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from fidela.cli.processes import reuseport_socket, supervise
+from fidela.cli.processes import reserve, reuseport_socket, supervise
 from tests.databases import fresh_database_url
 
 # --- targets for the supervisor (module level: spawned processes import them) -------------
@@ -86,6 +86,21 @@ def test_the_reserved_port_refuses_a_server_without_reuseport() -> None:
         port = reserved.getsockname()[1]
         with socket.socket() as plain, pytest.raises(OSError, match="in use"):
             plain.bind(("127.0.0.1", port))
+
+
+def test_a_port_another_server_listens_on_cannot_be_reserved() -> None:
+    with reuseport_socket("127.0.0.1", 0, listen=True) as other:
+        port = other.getsockname()[1]
+        with pytest.raises(OSError, match="in use"):
+            reserve("127.0.0.1", port)
+
+
+def test_a_free_port_is_reserved_and_its_processes_can_listen() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with reserve("127.0.0.1", port), reuseport_socket("127.0.0.1", port, listen=True):
+        pass
 
 
 def test_a_reserved_port_that_does_not_listen_gets_no_connection() -> None:

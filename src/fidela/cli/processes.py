@@ -13,7 +13,8 @@ connections over them by a hash of each connection's addresses, as nginx's ``reu
 The supervisor:
 
 - keeps the port reserved with a socket bound the same way but never listening, which the
-  kernel gives no connections to;
+  kernel gives no connections to (``reserve``: a port something listens on already is
+  refused, as before);
 - starts the processes and starts again one that dies;
 - stops everything when one dies within ``early_exit`` seconds of starting (it could not
   start: a second try would fail the same way);
@@ -56,6 +57,18 @@ def reuseport_socket(host: str, port: int, *, listen: bool) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def reserve(host: str, port: int) -> socket.socket:
+    """The supervisor's hold on the port: refused (``OSError``) if anything listens there
+    already. A socket with ``SO_REUSEPORT`` alone would join another server started the same
+    way by the same user, where uvicorn's supervisor failed with "address in use"; a plain
+    bind is tried first to keep that answer."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+    return reuseport_socket(host, port, listen=False)
 
 
 def serve_one(host: str, port: int) -> None:

@@ -97,7 +97,7 @@ def _serve_processes(
     # (see fidela.cli.processes: why not uvicorn's supervisor).
     address = (host or settings.host, port or settings.port)
     try:
-        reserved = processes.reuseport_socket(*address, listen=False)
+        reserved = processes.reserve(*address)
     except OSError as error:
         raise typer.BadParameter(
             f"cannot listen on {address[0]}:{address[1]}: {error}", param_hint="--port"
