@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx2
@@ -36,10 +36,10 @@ def _lines(path: Path) -> list[str]:
     return path.read_text().split() if path.exists() else []
 
 
-def _wait_for(condition: object, timeout: float = 60.0) -> None:
+def _wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if callable(condition) and condition():
+        if condition():
             return
         time.sleep(0.1)
     raise AssertionError("timed out")
@@ -48,18 +48,14 @@ def _wait_for(condition: object, timeout: float = 60.0) -> None:
 class _Supervised:
     """``supervise`` on a thread (signals are the CLI's business), its answer kept."""
 
-    def __init__(self, target: object, path: Path, count: int, **options: float) -> None:
+    def __init__(
+        self, target: Callable[[str], None], path: Path, count: int, **options: float
+    ) -> None:
         self.stopping = threading.Event()
         self.code: int | None = None
 
         def run() -> None:
-            self.code = supervise(
-                target,  # type: ignore[arg-type]
-                (str(path),),
-                count,
-                self.stopping.is_set,
-                **options,
-            )
+            self.code = supervise(target, (str(path),), count, self.stopping.is_set, **options)
 
         self.thread = threading.Thread(target=run)
         self.thread.start()

@@ -43,10 +43,13 @@ POLL_SECONDS = 0.5
 logger = logging.getLogger("fidela.serve")
 
 
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
 def reuseport_socket(host: str, port: int, *, listen: bool) -> socket.socket:
     """A TCP socket bound to ``(host, port)`` with ``SO_REUSEPORT`` (listening if asked)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(_family(host), socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -64,8 +67,7 @@ def reserve(host: str, port: int) -> socket.socket:
     already. A socket with ``SO_REUSEPORT`` alone would join another server started the same
     way by the same user, where uvicorn's supervisor failed with "address in use"; a plain
     bind is tried first to keep that answer."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
+    with socket.socket(_family(host), socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind((host, port))
     return reuseport_socket(host, port, listen=False)
