@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fidela.platform.db import Base
@@ -62,6 +62,9 @@ class LedgerLot(Base):
         # A spend loads the account's live lots; returns find the lots of an order.
         Index("ix_ledger_lot_account_id_state", "account_id", "state"),
         Index("ix_ledger_lot_account_id_ref", "account_id", "ref"),
+        # Tier windows sum one member's lots earned in a date range: the range, not the
+        # member's whole history, is read.
+        Index("ix_ledger_lot_account_id_earned_at", "account_id", "earned_at"),
         # The jobs scan all accounts for lots due to expire or to activate.
         Index("ix_ledger_lot_expires_at", "expires_at"),
         Index("ix_ledger_lot_activates_at", "activates_at"),
@@ -100,6 +103,14 @@ class LedgerEntry(Base):
         Index("ix_ledger_entry_account_id_id", "account_id", "id"),
         Index("ix_ledger_entry_lot_id", "lot_id"),
         Index("ix_ledger_entry_event_id", "event_id"),
+        # Tier windows subtract one member's clawbacks: a few entries among all of theirs,
+        # usually none, found without reading the rest.
+        Index(
+            "ix_ledger_entry_clawback_account_id",
+            "account_id",
+            postgresql_where=text("kind = 'clawback'"),
+            sqlite_where=text("kind = 'clawback'"),
+        ),
     )
 
 

@@ -8,9 +8,11 @@ whether the order behind their last upgrade has been returned (see
 ``fidela.tier.rules.settled_decision``).
 
 Each fact is a correlated subquery per member, driven from the members' table of windows:
-the plan follows the indexes from the member to their entries (or orders) even where the
-planner has no statistics on a freshly loaded table, when a join of everything with
-everything would scan every entry once per member.
+the plan follows the indexes from the member to their lots, clawbacks (or orders) even where
+the planner has no statistics on a freshly loaded table, when a join of everything with
+everything would scan every entry once per member. On a points ladder what is read is the
+member's lots earned in the window and their clawbacks, so the cost of an earn does not grow
+with the years of history behind the window.
 """
 
 from __future__ import annotations
@@ -19,7 +21,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, String, and_, bindparam, case, func, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
@@ -27,6 +40,7 @@ from fidela.commerce.models import SalesOrder, SalesReturn
 from fidela.ledger.models import LedgerAccount, LedgerEntry, LedgerLot
 from fidela.ledger.rules.lots import LotState
 from fidela.platform import driver
+from fidela.platform.db import table_of
 from fidela.platform.row_tables import RowTable, row_table
 from fidela.platform.types import UTCDateTime
 from fidela.tier.rules import Basis, TierLadder
@@ -117,10 +131,7 @@ def _order_id(ref: str | None) -> int | None:
 
 def _points(w: Any, count_pending: bool) -> Select[Any]:
     now = bindparam("now", None, type_=UTCDateTime())
-    mine = and_(
-        LedgerAccount.customer_id == w.c.customer_id,
-        LedgerAccount.programme == bindparam("programme", None, type_=String()),
-    )
+    account = table_of(LedgerAccount).alias("account")
     # As the service reads activity: pending lots count only if the ladder says so.
     counted = (
         []
@@ -132,30 +143,46 @@ def _points(w: Any, count_pending: bool) -> Select[Any]:
             )
         ]
     )
-    # An earn counts at its entry's date, a clawback (stored negative) at its lot's earn date.
-    at = case((LedgerEntry.kind == "earn", LedgerEntry.at), else_=LedgerLot.earned_at)
-    amount = (
-        select(func.sum(LedgerEntry.points))
-        .select_from(LedgerAccount)
-        .join(LedgerEntry, LedgerEntry.account_id == LedgerAccount.id)
-        .join(LedgerLot, LedgerLot.id == LedgerEntry.lot_id)
-        .where(
-            mine,
-            LedgerEntry.kind.in_(("earn", "clawback")),
-            or_(w.c.start.is_(None), at > w.c.start),
-            at <= now,
-            *counted,
-        )
+    # Points count at the date their lot was earned: an earn (every lot has exactly one earn
+    # entry, of its amount and dated at its ``earned_at``: ``ledger.rules.post_earn``) and
+    # every clawback of that lot alike. So the earns are the lots' amounts, read by earn date
+    # over the window only, and the clawbacks (stored negative) come from a partial index
+    # holding nothing but clawbacks: the statement reads the window, never the member's whole
+    # history, which it did when it joined every entry of the member to its lot.
+    in_window = (
+        or_(w.c.start.is_(None), LedgerLot.earned_at > w.c.start),
+        LedgerLot.earned_at <= now,
+    )
+    earned = (
+        select(func.sum(LedgerLot.amount))
+        .where(LedgerLot.account_id == account.c.id, *in_window, *counted)
         .scalar_subquery()
     )
-    returned = _first(
-        select(LedgerEntry.id)
-        .select_from(LedgerAccount)
-        .join(LedgerLot, LedgerLot.account_id == LedgerAccount.id)
-        .join(LedgerEntry, LedgerEntry.lot_id == LedgerLot.id)
-        .where(mine, LedgerLot.ref == w.c.upgrade, LedgerEntry.kind == "clawback", *counted)
+
+    def clawbacks(column: Any, *where: Any) -> Select[Any]:
+        return (
+            select(column)
+            .join(LedgerLot, LedgerLot.id == LedgerEntry.lot_id)
+            .where(LedgerEntry.account_id == account.c.id, _CLAWBACK, *counted, *where)
+        )
+
+    clawed = clawbacks(func.sum(LedgerEntry.points), *in_window).scalar_subquery()
+    returned = _first(clawbacks(LedgerEntry.id, LedgerLot.ref == w.c.upgrade))
+    amount = func.coalesce(earned, 0) + func.coalesce(clawed, 0)
+    return select(w.c.customer_id, amount, _only_for(w.c.upgrade, returned)).select_from(
+        w.outerjoin(
+            account,
+            and_(
+                account.c.customer_id == w.c.customer_id,
+                account.c.programme == bindparam("programme", None, type_=String()),
+            ),
+        )
     )
-    return select(w.c.customer_id, amount, _only_for(w.c.upgrade, returned))
+
+
+# Written into the statement, not bound: only a literal lets PostgreSQL use the partial index
+# in a generic plan (single-event groups keep theirs, ``Database.for_small_groups``).
+_CLAWBACK = LedgerEntry.kind == literal_column("'clawback'")
 
 
 def _spend(w: Any) -> Select[Any]:
