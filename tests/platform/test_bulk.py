@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import JSON, Column, ForeignKey, Integer, MetaData, String, Table, select
 from sqlalchemy.exc import IntegrityError
 
-from fidela.platform.bulk import COPY_FROM_ROWS, insert_rows, insert_with_children
+from fidela.platform.bulk import COPY_FROM_ROWS, insert_rows, insert_with_children, update_rows
 from fidela.platform.db import Database
 from fidela.platform.types import UTCDateTime
 
@@ -44,6 +44,48 @@ def test_rows_are_stored_as_given_and_a_conflict_is_an_integrity_error(
         ]
         with pytest.raises(IntegrityError), session.begin_nested():
             insert_rows(session, PROBE, rows(count, first=count))
+
+
+PAIRS = Table(
+    "bulk_pairs",
+    MetaData(),
+    Column("owner", Integer, primary_key=True, autoincrement=False),
+    Column("topic", String(20), primary_key=True),
+    Column("note", String(20)),
+    Column("at", UTCDateTime),
+)
+
+
+def test_rows_with_a_composite_key_are_updated_where_every_part_matches(
+    database: Database,
+) -> None:
+    with database.write() as session:
+        PAIRS.create(session.connection())
+        insert_rows(
+            session,
+            PAIRS,
+            [
+                {"owner": owner, "topic": topic, "note": "old", "at": T0}
+                for owner in (1, 2)
+                for topic in ("email", "sms")
+            ],
+        )
+        update_rows(
+            session,
+            PAIRS,
+            [
+                {"owner": 1, "topic": "sms", "note": "new", "at": T0 + timedelta(days=1)},
+                {"owner": 2, "topic": "email", "note": "newer", "at": T0 + timedelta(days=2)},
+            ],
+            key=("owner", "topic"),
+        )
+        stored = session.execute(select(PAIRS).order_by(PAIRS.c.owner, PAIRS.c.topic)).all()
+        assert [tuple(row) for row in stored] == [
+            (1, "email", "old", T0),
+            (1, "sms", "new", T0 + timedelta(days=1)),
+            (2, "email", "newer", T0 + timedelta(days=2)),
+            (2, "sms", "old", T0),
+        ]
 
 
 FAMILY = MetaData()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from fidela.customer.rules import (
     ConsentStatus,
     confirmation_digest,
     decide_consent,
+    moves_state,
 )
 from fidela.customer.service import active_customer
 
@@ -34,8 +36,8 @@ def _set_state(session: Session, record: ConsentRecord) -> None:
     state = repository.find_consent_state(
         session, record.customer_id, record.channel, record.purpose
     )
-    if state is not None and state.since > record.occurred_at:
-        return  # an older decision arriving late never overrides a newer one
+    if not moves_state(None if state is None else state.since, record.occurred_at):
+        return
     if state is None:
         session.add(
             ConsentState(
@@ -94,6 +96,139 @@ def record_consent(
     )
     _set_state(session, record)
     return RecordedConsent(record, token)
+
+
+@dataclass(frozen=True)
+class CurrentConsent:
+    """A current consent as read: its status, since when, and the record that set it."""
+
+    status: str
+    since: datetime
+    record_id: int
+
+
+StateKey = tuple[int, str, str]  # (customer id, channel, purpose)
+
+
+@dataclass(frozen=True)
+class ConsentToRecord:
+    """One decision of ``record_consents`` (never a double opt-in: nothing to confirm)."""
+
+    customer_id: int
+    channel: ConsentChannel
+    purpose: ConsentPurpose
+    granted: bool
+    source: str
+    occurred_at: datetime
+    proof: dict[str, Any]
+
+    @property
+    def key(self) -> StateKey:
+        return (self.customer_id, self.channel.value, self.purpose.value)
+
+    @property
+    def status(self) -> str:
+        decision = decide_consent(
+            channel=self.channel, purpose=self.purpose, granted=self.granted, double_opt_in=False
+        )
+        return decision.status.value
+
+
+def current_states(
+    session: Session, customer_ids: Iterable[int], *, lock: bool = False
+) -> dict[StateKey, CurrentConsent]:
+    """Every current consent of these profiles, in one statement (``lock``: held until the
+    transaction ends, for a caller that writes them next)."""
+    return {
+        (customer, channel, purpose): CurrentConsent(status, since, record)
+        for customer, channel, purpose, status, since, record in repository.consent_states_of(
+            session, customer_ids, lock=lock
+        )
+    }
+
+
+def record_changes(
+    session: Session, decisions: Sequence[ConsentToRecord], *, now: datetime
+) -> list[bool]:
+    """Record, in order, each decision that differs from the consent then current (the
+    earlier decisions of the list included) and is not in the history already; whether
+    each one was recorded. Recording the same decisions again records nothing, even one
+    older than the state (kept in the history the first time, it moves nothing).
+
+    For many profiles at once (they must be active), with a constant number of statements:
+    their states read and locked in one, every record appended in one, the states moved
+    inserted and updated in one each (`record_consent`'s rule: a decision older than the
+    current state is kept in the history and moves nothing)."""
+    if not decisions:
+        return []
+    current = current_states(session, {d.customer_id for d in decisions}, lock=True)
+    # The state each key reaches, and the position in ``recorded`` of the record that set it
+    # (None: it is still the state read).
+    states: dict[StateKey, tuple[str, datetime, int | None]] = {
+        key: (state.status, state.since, None) for key, state in current.items()
+    }
+    recorded: list[ConsentToRecord] = []
+    flags: list[bool] = []
+    history: set[tuple[int, str, str, str, datetime]] | None = None
+    for decision in decisions:
+        state = states.get(decision.key)
+        if state is not None and state[0] == decision.status:
+            flags.append(False)
+            continue
+        if moves_state(None if state is None else state[1], decision.occurred_at):
+            states[decision.key] = (decision.status, decision.occurred_at, len(recorded))
+        else:
+            # Older than the state: the history may hold it already (one statement, read
+            # only when such a decision comes, which is rare).
+            if history is None:
+                history = repository.consent_decisions_of(
+                    session, {d.customer_id for d in decisions}
+                )
+            fact = (*decision.key, decision.status, decision.occurred_at)
+            if fact in history:
+                flags.append(False)
+                continue
+            history.add(fact)
+        flags.append(True)
+        recorded.append(decision)
+    ids = repository.add_consent_records(
+        session,
+        [
+            {
+                "customer_id": d.customer_id,
+                "channel": d.channel.value,
+                "purpose": d.purpose.value,
+                "status": d.status,
+                "source": d.source,
+                "wording_version": None,
+                "proof": d.proof,
+                "occurred_at": d.occurred_at,
+                "recorded_at": now,
+                "confirmation_digest": None,
+                "confirmation_expires_at": None,
+            }
+            for d in recorded
+        ],
+    )
+    moved = [
+        {
+            "customer_id": key[0],
+            "channel": key[1],
+            "purpose": key[2],
+            "status": status,
+            "since": since,
+            "record_id": ids[position],
+        }
+        for key, (status, since, position) in sorted(states.items())
+        if position is not None
+    ]
+    repository.add_consent_states(session, [r for r in moved if _key(r) not in current])
+    repository.set_consent_states(session, [r for r in moved if _key(r) in current])
+    return flags
+
+
+def _key(row: dict[str, Any]) -> StateKey:
+    return (row["customer_id"], row["channel"], row["purpose"])
 
 
 def confirm_consent(

@@ -18,8 +18,9 @@ from fidela.customer.models import (
     MergeRecord,
 )
 from fidela.customer.rules import CustomerNotFound, Identity, IdentityKind
-from fidela.platform.bulk import Joined, insert_rows, select_matching
+from fidela.platform.bulk import Joined, insert_rows, select_matching, update_rows
 from fidela.platform.db import table_of
+from fidela.platform.id_lists import one_of
 
 
 def add_customer(session: Session, customer: Customer) -> Customer:
@@ -173,6 +174,90 @@ def get_attribute_definitions(session: Session) -> dict[str, AttributeDefinition
 
 def find_attribute_definition(session: Session, name: str) -> AttributeDefinition | None:
     return session.get(AttributeDefinition, name)
+
+
+def lock_profiles(
+    session: Session, ids: Iterable[int], columns: Sequence[str]
+) -> dict[int, dict[str, Any]]:
+    """``columns`` of several profiles (and their ``version``), locked in primary-key order
+    (the order every writer of several profiles takes)."""
+    wanted = sorted(set(ids))
+    statement = (
+        select(_CUSTOMER.c.id, _CUSTOMER.c.version, *(_CUSTOMER.c[c] for c in columns))
+        .where(one_of(session, _CUSTOMER.c.id, wanted))
+        .order_by(_CUSTOMER.c.id)
+        .with_for_update()
+    )
+    return {
+        int(row[0]): {"version": int(row[1]), **dict(zip(columns, row[2:], strict=True))}
+        for row in session.connection().execute(statement)
+    }
+
+
+def update_profiles(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Write profile columns by id, one statement (rows with the same keys)."""
+    update_rows(session, _CUSTOMER, rows)
+
+
+_CONSENT_RECORD = table_of(ConsentRecord)
+_CONSENT_STATE = table_of(ConsentState)
+CONSENT_STATE_KEY = ("customer_id", "channel", "purpose")
+
+
+def consent_states_of(
+    session: Session, customer_ids: Iterable[int], *, lock: bool
+) -> list[tuple[int, str, str, str, datetime, int]]:
+    """``(customer_id, channel, purpose, status, since, record_id)`` of every current consent
+    of these profiles; ``lock``: locked in primary-key order."""
+    statement = (
+        select(
+            _CONSENT_STATE.c.customer_id,
+            _CONSENT_STATE.c.channel,
+            _CONSENT_STATE.c.purpose,
+            _CONSENT_STATE.c.status,
+            _CONSENT_STATE.c.since,
+            _CONSENT_STATE.c.record_id,
+        )
+        .where(one_of(session, _CONSENT_STATE.c.customer_id, sorted(set(customer_ids))))
+        .order_by(*(_CONSENT_STATE.c[c] for c in CONSENT_STATE_KEY))
+    )
+    if lock:
+        statement = statement.with_for_update()
+    return [
+        (int(c), str(channel), str(purpose), str(status), since, int(record))
+        for c, channel, purpose, status, since, record in session.connection().execute(statement)
+    ]
+
+
+def consent_decisions_of(
+    session: Session, customer_ids: Iterable[int]
+) -> set[tuple[int, str, str, str, datetime]]:
+    """``(customer_id, channel, purpose, status, occurred_at)`` of every consent record of
+    these profiles."""
+    statement = select(
+        _CONSENT_RECORD.c.customer_id,
+        _CONSENT_RECORD.c.channel,
+        _CONSENT_RECORD.c.purpose,
+        _CONSENT_RECORD.c.status,
+        _CONSENT_RECORD.c.occurred_at,
+    ).where(one_of(session, _CONSENT_RECORD.c.customer_id, sorted(set(customer_ids))))
+    return {
+        (int(c), str(channel), str(purpose), str(status), at)
+        for c, channel, purpose, status, at in session.connection().execute(statement)
+    }
+
+
+def add_consent_records(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Append consent records in one statement; their ids in the order of ``rows``."""
+    return [int(row[0]) for row in insert_rows(session, _CONSENT_RECORD, rows, returning=("id",))]
+
+
+def add_consent_states(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    insert_rows(session, _CONSENT_STATE, rows)
+
+
+def set_consent_states(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    update_rows(session, _CONSENT_STATE, rows, key=CONSENT_STATE_KEY)
 
 
 def add_consent_record(session: Session, record: ConsentRecord) -> ConsentRecord:

@@ -1,6 +1,6 @@
-"""Import use cases. Customer rows run each in its own savepoint; event rows (orders, events)
-go through set-based batch ingestion. Either way a bad row is reported and leaves nothing
-behind while the good ones commit with their chunk."""
+"""Import use cases. Customer rows and event rows (orders, events) are both written
+set-based, a chunk at a time; either way a bad row is reported and leaves nothing behind
+while the good ones commit with their chunk."""
 
 from __future__ import annotations
 
@@ -14,14 +14,17 @@ from sqlalchemy.orm import Session
 
 from fidela.customer import consent
 from fidela.customer import service as customers
+from fidela.customer.completion import complete_profiles
+from fidela.customer.resolution import ResolveRequest, resolve_many
 from fidela.customer.rules import (
     ConsentChannel,
     ConsentPurpose,
-    ConsentStatus,
     CustomerPolicy,
+    Identity,
     InvalidProfile,
 )
 from fidela.customer.schemas import IdentitiesIn, ProfileFields
+from fidela.customer.service import Resolution
 from fidela.event import service as events
 from fidela.event.service import IngestContext
 from fidela.imports.rules import CustomerRow, customer_row, remap
@@ -60,14 +63,27 @@ class ImportReport:
         self.problems.extend(RowProblem(row, error.code, p.pointer, p.message) for p in problems)
 
 
-def _apply_customer(
+@dataclass(frozen=True)
+class _CustomerIn:
+    number: int  # the row's number in the file
+    row: CustomerRow
+    fields: ProfileFields
+    values: dict[str, Any]  # the profile columns, cleaned
+    identities: tuple[Identity, ...]
+
+
+def _customer_in(
     session: Session,
-    row: CustomerRow,
-    row_number: int,
+    number: int,
+    raw: Mapping[str, Any],
+    mapping: Mapping[str, str],
     source: str,
     policy: CustomerPolicy,
     now: datetime,
-) -> str:
+) -> _CustomerIn:
+    """A customer row checked whole before anything is written: a row that fails here is
+    reported and leaves nothing behind."""
+    row = customer_row(remap(raw, mapping), source)
     try:
         fields = ProfileFields.model_validate({**row.profile, "tags": row.tags or None})
         identities_in = IdentitiesIn.model_validate(row.identities)
@@ -77,52 +93,10 @@ def _apply_customer(
             "; ".join(f"{p.pointer}: {p.message}" for p in problems), problems
         ) from None
     identities = customers.collect_identities(identities_in, policy, pointer="")
-    resolution = customers.resolve_customer(
-        session, identities=identities, policy=policy, now=now, create=False
-    )
-    outcome = "unchanged"
-    if resolution is None:
-        customer = customers.create_customer(session, fields=fields, identities=identities, now=now)
-        customer_id, outcome = customer.id, "created"
-    else:
-        customer_id = resolution.customer_id
-        existing = customers.get_customer(session, customer_id=customer_id)
-        missing = {
-            name: value
-            for name, value in fields.model_dump(exclude_unset=True).items()
-            if name != "tags" and getattr(existing, name, None) in (None, "") and value is not None
-        }
-        if missing:
-            customers.update_customer(
-                session,
-                customer_id=customer_id,
-                fields=ProfileFields.model_validate(missing),
-                expected_version=None,
-                now=now,
-            )
-        if missing or resolution.attached:
-            outcome = "updated"
-    current = {
-        (c.channel, c.purpose): c.status
-        for c in consent.current_consents(session, customer_id=customer_id)
-    }
-    for channel, purpose, granted in row.consents:
-        wanted = ConsentStatus.GRANTED.value if granted else ConsentStatus.DENIED.value
-        if current.get((channel, purpose)) == wanted:
-            continue
-        consent.record_consent(
-            session,
-            customer_id=customer_id,
-            channel=ConsentChannel(channel),
-            purpose=ConsentPurpose(purpose),
-            granted=granted,
-            source=f"import:{source}",
-            now=now,
-            occurred_at=row.consent_at,
-            proof={"import": source, "row": row_number, "customer_id": row.external_id},
-        )
-        outcome = "updated" if outcome == "unchanged" else outcome
-    return outcome
+    # Checked now (the profile lacks none of them yet, or some later row may complete it):
+    # what the file gives must be valid whether it creates the profile or completes one.
+    values = customers.clean_profile(session, fields, now)
+    return _CustomerIn(number, row, fields, values, tuple(identities))
 
 
 def import_customers(
@@ -134,26 +108,87 @@ def import_customers(
     policy: CustomerPolicy,
     now: datetime,
 ) -> ImportReport:
-    """Create or complete profiles; re-importing the same rows changes nothing."""
-    report = ImportReport()
-    for row_number, raw in rows:
-        report.rows += 1
-        savepoint = session.begin_nested()
+    """Create or complete profiles; re-importing the same rows changes nothing.
+
+    Set-based, with a constant number of statements per call whatever the number of rows:
+    every identity named is resolved at once (new profiles and identities in one insert
+    each, as events resolve theirs), the profiles rows complete are locked and written in
+    one statement, consents in one for the records and one each for new and moved states.
+    Each row's outcome is the one importing the rows one by one, in order, would give: a
+    second row naming the same person (a shared phone) completes the profile the first
+    created, and sees the consents the first recorded. A row that is invalid, or names an
+    inactive profile, is reported and leaves nothing behind.
+    """
+    report = ImportReport(rows=len(rows))
+    parsed: list[_CustomerIn] = []
+    for number, raw in rows:
         try:
-            parsed = customer_row(remap(raw, mapping), source)
-            outcome = _apply_customer(session, parsed, row_number, source, policy, now)
+            parsed.append(_customer_in(session, number, raw, mapping, source, policy, now))
         except DomainError as error:
-            savepoint.rollback()
-            report.reject(row_number, error)
-            continue
-        savepoint.commit()
-        if outcome == "created":
+            report.reject(number, error)
+    outcomes = resolve_many(
+        session,
+        [ResolveRequest(identities=p.identities, fields=p.fields) for p in parsed],
+        policy=policy,
+        now=now,
+    )
+    resolved: list[tuple[_CustomerIn, Resolution]] = []
+    for customer, outcome in zip(parsed, outcomes, strict=True):
+        if isinstance(outcome, DomainError):
+            report.reject(customer.number, outcome)
+        elif outcome is not None:  # every row names at least its external id
+            resolved.append((customer, outcome))
+    # Rows naming a profile that existed, or that an earlier row created, complete it.
+    completing = [(c, r) for c, r in resolved if not r.created]
+    completed = dict(
+        zip(
+            (c.number for c, _ in completing),
+            complete_profiles(session, [(r.customer_id, c.values) for c, r in completing], now=now),
+            strict=True,
+        )
+    )
+    consented = _record_consents(session, resolved, source, now)
+    for customer, resolution in resolved:
+        if resolution.created:
             report.created += 1
-        elif outcome == "updated":
+        elif completed[customer.number] or resolution.attached or customer.number in consented:
             report.updated += 1
         else:
             report.unchanged += 1
+    report.problems.sort(key=lambda problem: problem.row)
     return report
+
+
+def _record_consents(
+    session: Session,
+    resolved: Sequence[tuple[_CustomerIn, Resolution]],
+    source: str,
+    now: datetime,
+) -> set[int]:
+    """Record what each row says of consent where it differs from the state then current
+    (earlier rows included); the numbers of the rows that recorded something."""
+    decisions = [
+        (
+            customer.number,
+            consent.ConsentToRecord(
+                customer_id=resolution.customer_id,
+                channel=ConsentChannel(channel),
+                purpose=ConsentPurpose(purpose),
+                granted=granted,
+                source=f"import:{source}",
+                occurred_at=customer.row.consent_at or now,
+                proof={
+                    "import": source,
+                    "row": customer.number,
+                    "customer_id": customer.row.external_id,
+                },
+            ),
+        )
+        for customer, resolution in resolved
+        for channel, purpose, granted in customer.row.consents
+    ]
+    flags = consent.record_changes(session, [d for _, d in decisions], now=now)
+    return {number for (number, _), recorded in zip(decisions, flags, strict=True) if recorded}
 
 
 def import_events(

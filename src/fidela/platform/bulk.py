@@ -265,34 +265,42 @@ def _insert_core(
 
 
 def update_rows(
-    session: Session, table: Table, rows: Sequence[dict[str, Any]], *, key: str = "id"
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    key: str | tuple[str, ...] = "id",
 ) -> None:
-    """Set each row's other columns where ``key`` matches (one statement)."""
+    """Set each row's other columns where ``key`` matches (one statement); ``key`` is one
+    column or several (a composite primary key)."""
     if not rows:
         return
-    columns = [c for c in rows[0] if c != key]
+    keys = (key,) if isinstance(key, str) else key
+    columns = [c for c in rows[0] if c not in keys]
     if session.get_bind().dialect.name != "postgresql":
         statement = (
             update(table)
-            .where(table.c[key] == bindparam(f"_{key}"))
+            .where(*(table.c[k] == bindparam(f"_{k}") for k in keys))
             .values({c: bindparam(c) for c in columns})
         )
         session.connection().execute(
-            statement, [{**{c: row[c] for c in columns}, f"_{key}": row[key]} for row in rows]
+            statement,
+            [{**{c: row[c] for c in columns}, **{f"_{k}": row[k] for k in keys}} for row in rows],
         )
         return
-    cache_key = ("update", table.name, key, tuple(columns))
+    cache_key = ("update", table.name, keys, tuple(columns))
     if cache_key not in _statements:
-        everything = [key, *columns]
+        everything = [*keys, *columns]
         casts = ", ".join(f"%b::{_pg_type(session, table, c)}[]" for c in everything)
         (name,) = _quoted(session, table.name)
         quoted = dict(zip(everything, _quoted(session, *everything), strict=True))
         sets = ", ".join(f"{quoted[c]} = u.{quoted[c]}" for c in columns)
+        matched = " AND ".join(f"{name}.{quoted[k]} = u.{quoted[k]}" for k in keys)
         _statements[cache_key] = (
             f"UPDATE {name} SET {sets} FROM unnest({casts}) "  # noqa: S608 - see insert_rows
-            f"AS u({', '.join(quoted.values())}) WHERE {name}.{quoted[key]} = u.{quoted[key]}"
+            f"AS u({', '.join(quoted.values())}) WHERE {matched}"
         )
-    driver.run(session, _statements[cache_key], _arrays(session, table, [key, *columns], rows))
+    driver.run(session, _statements[cache_key], _arrays(session, table, [*keys, *columns], rows))
 
 
 @dataclass(frozen=True)

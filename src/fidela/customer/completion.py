@@ -1,0 +1,52 @@
+"""Completing many profiles at once: the import's rule that a value from a file fills a
+column the profile lacks and never overwrites one it has (`rules.missing_values`)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from fidela.customer import repository
+from fidela.customer.rules import missing_values
+from fidela.customer.service import PROFILE_COLUMNS
+
+
+def complete_profiles(
+    session: Session, completions: Sequence[tuple[int, dict[str, Any]]], *, now: datetime
+) -> list[bool]:
+    """For each ``(customer id, profile values)``, in order, fill the columns the profile
+    lacks; whether each one changed something. Values are profile columns already cleaned
+    (``service.clean_profile``), tags and attributes aside.
+
+    The profiles are locked in primary-key order and written in one statement; a profile
+    completed by several entries sees the earlier ones' values and moves its version once
+    per entry that changed it, as that many updates one by one would."""
+    if not completions:
+        return []
+    profiles = repository.lock_profiles(session, (c for c, _ in completions), PROFILE_COLUMNS)
+    changes: Counter[int] = Counter()
+    changed: list[bool] = []
+    for customer_id, values in completions:
+        profile = profiles[customer_id]
+        missing = missing_values(profile, {k: values[k] for k in PROFILE_COLUMNS if k in values})
+        profile.update(missing)
+        changes[customer_id] += bool(missing)
+        changed.append(bool(missing))
+    repository.update_profiles(
+        session,
+        [
+            {
+                "id": customer_id,
+                **{column: profiles[customer_id][column] for column in PROFILE_COLUMNS},
+                "version": profiles[customer_id]["version"] + count,
+                "updated_at": now,
+            }
+            for customer_id, count in sorted(changes.items())
+            if count
+        ],
+    )
+    return changed
