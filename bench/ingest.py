@@ -7,6 +7,11 @@ Measures, against a fresh database and a real `fidela serve --workers N`:
    clients: tps, p50, p99, and the ratio to pgbench (goal: at least 0.50x);
 3. the same endpoint in open loop at a fixed offered rate of 50 % of pgbench's tps: the p99
    latency at that rate, counted from each request's scheduled send time (goal: under 50 ms);
+
+   steps 1 to 3 run once per client count (``--clients 8,32``, the default): the issue asks
+   for the same client count on both sides, not for one count, and the two sides scale
+   differently (pgbench's ten branch rows serialise its transactions, while the server's
+   group commit gathers more events per transaction as more clients send);
 4. ``POST /v1/events/batch`` (1,000 events a batch): accepted events/s against 10,000/s,
    for customers of the pool, then for new customers (each batch creates 1,000 profiles);
 5. ``fidela import orders`` from CSV (the same orders): events/s against 10,000/s, with the
@@ -20,6 +25,7 @@ the report gives ratios against pgbench and the goals, plus where the CPU went (
 PostgreSQL, this load generator, anything else).
 
     .venv/bin/python bench/ingest.py --seconds 15
+    .venv/bin/python bench/ingest.py --seconds 15 --clients 8 --earning
     .venv/bin/python bench/ingest.py --seconds 15 --server-workers 1,2 --json
 """
 
@@ -895,11 +901,20 @@ def batch_load(
 
 
 @dataclass
+class SinglePhases:
+    """The single-event phases at one client count, next to pgbench at that count."""
+
+    clients: int
+    pgbench: PgbenchResult | None
+    closed: LatencyPhase
+    open: LatencyPhase | None
+
+
+@dataclass
 class ConfigResult:
     server_workers: int
     seed: BatchPhase
-    single: LatencyPhase
-    open: LatencyPhase | None
+    singles: list[SinglePhases]
     batch: BatchPhase
     fresh: BatchPhase
     server_log_problems: list[str]
@@ -910,7 +925,10 @@ def _log(message: str) -> None:
 
 
 def measure_config(
-    args: argparse.Namespace, workers: int, open_rate: float | None, workdir: Path
+    args: argparse.Namespace,
+    workers: int,
+    pgbenches: dict[int, PgbenchResult | None],
+    workdir: Path,
 ) -> ConfigResult:
     name = f"fidela_bench_{secrets.token_hex(4)}"
     env = dict(os.environ)
@@ -928,7 +946,7 @@ def measure_config(
         token = str(json.loads(created)["token"])
         with serving(env, workers, workdir) as server:
             result = _measure_server(
-                args, server, token, workers, open_rate, env["FIDELA_DATABASE_URL"]
+                args, server, token, workers, pgbenches, env["FIDELA_DATABASE_URL"]
             )
         result.server_log_problems = _log_problems(server.log_path)
         return result
@@ -941,7 +959,7 @@ def _measure_server(
     server: Server,
     token: str,
     workers: int,
-    open_rate: float | None,
+    pgbenches: dict[int, PgbenchResult | None],
     url: str,
 ) -> ConfigResult:
     requests = Requests(secrets.token_hex(4), args.customers, seed=42)
@@ -969,24 +987,10 @@ def _measure_server(
     # of the seeded tables, so the measured statements are not planned for empty ones.
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute("ANALYZE")
-    _log(f"  single events, closed loop, {args.clients} clients, {args.seconds:g} s")
-    single = closed_loop(
-        server, token, requests, clients=args.clients, seconds=args.seconds, warmup=args.warmup
-    )
-    _log(f"    {single.rate:,.0f} tps, p99 {single.p99_ms:.1f} ms")
-    opened: LatencyPhase | None = None
-    if open_rate is not None:
-        _log(f"  single events, open loop at {open_rate:,.0f}/s, {args.seconds:g} s")
-        opened = open_loop(
-            server,
-            token,
-            requests,
-            rate=open_rate,
-            workers=args.open_loop_workers or args.clients,
-            seconds=args.seconds,
-            warmup=args.warmup,
-        )
-        _log(f"    achieved {opened.rate:,.0f}/s, p99 {opened.p99_ms:.1f} ms")
+    singles = [
+        _single_phases(args, server, token, requests, clients, pgbench)
+        for clients, pgbench in pgbenches.items()
+    ]
     _log(f"  batches of {size}, {args.batch_clients} clients, {args.seconds:g} s")
     batch = batch_load(
         server,
@@ -1018,7 +1022,37 @@ def _measure_server(
         seconds=args.seconds,
     )
     _log(f"    {fresh.events_per_s:,.0f} events/s")
-    return ConfigResult(workers, seed, single, opened, batch, fresh, [])
+    return ConfigResult(workers, seed, singles, batch, fresh, [])
+
+
+def _single_phases(
+    args: argparse.Namespace,
+    server: Server,
+    token: str,
+    requests: Requests,
+    clients: int,
+    pgbench: PgbenchResult | None,
+) -> SinglePhases:
+    _log(f"  single events, closed loop, {clients} clients, {args.seconds:g} s")
+    closed = closed_loop(
+        server, token, requests, clients=clients, seconds=args.seconds, warmup=args.warmup
+    )
+    _log(f"    {closed.rate:,.0f} tps, p99 {closed.p99_ms:.1f} ms")
+    open_rate = args.rate or (OPEN_LOOP_SHARE * pgbench.tps if pgbench else None)
+    opened: LatencyPhase | None = None
+    if open_rate is not None:
+        _log(f"  single events, open loop at {open_rate:,.0f}/s, {args.seconds:g} s")
+        opened = open_loop(
+            server,
+            token,
+            requests,
+            rate=open_rate,
+            workers=args.open_loop_workers or clients,
+            seconds=args.seconds,
+            warmup=args.warmup,
+        )
+        _log(f"    achieved {opened.rate:,.0f}/s, p99 {opened.p99_ms:.1f} ms")
+    return SinglePhases(clients, pgbench, closed, opened)
 
 
 def _log_problems(path: Path) -> list[str]:
@@ -1230,51 +1264,30 @@ def _plain(value: Any) -> Any:
 
 
 def _best(results: list[ConfigResult]) -> ConfigResult:
-    return max(results, key=lambda r: r.single.rate)
+    return max(results, key=lambda r: r.singles[0].closed.rate)
+
+
+def _ratio(phases: SinglePhases) -> float | None:
+    return phases.closed.rate / phases.pgbench.tps if phases.pgbench else None
 
 
 def report_lines(
-    pgbench: PgbenchResult | None, results: list[ConfigResult], args: argparse.Namespace
+    pgbenches: dict[int, PgbenchResult | None],
+    results: list[ConfigResult],
+    args: argparse.Namespace,
 ) -> list[str]:
     lines: list[str] = []
-    if pgbench is not None:
-        lines.append(
-            f"pgbench TPC-B scale {PGBENCH_SCALE}, {args.clients} clients, {args.seconds:g} s: "
-            f"{pgbench.tps:,.0f} tps"
-        )
-    for result in results:
-        single, opened, batch = result.single, result.open, result.batch
-        lines.append(f"-- server workers: {result.server_workers}")
-        ratio = ""
+    for clients, pgbench in pgbenches.items():
         if pgbench is not None:
-            ratio = (
-                f" -> {single.rate / pgbench.tps:.2f}x pgbench (goal >= {SINGLE_GOAL_RATIO:.2f}x)"
-            )
-        lines.append(
-            f"POST /v1/events single ({single.clients} clients, closed loop): "
-            f"{single.rate:,.0f} tps, p50 {single.p50_ms:.1f} ms, p99 {single.p99_ms:.1f} ms"
-            f"{ratio}"
-        )
-        if single.cpu:
-            lines.append("    " + single.cpu.describe("event"))
-        if opened is not None and opened.offered_rate is not None:
-            behind = (
-                f"\n    {opened.not_sent:,} requests due by the window's end were never sent: "
-                "the server cannot sustain this rate, so the p99 is a lower bound that grows "
-                "with the run's length"
-                if opened.not_sent
-                else ""
-            )
-            share = "" if args.rate else f"{OPEN_LOOP_SHARE:.0%} of pgbench, "
             lines.append(
-                f"POST /v1/events at a fixed rate ({share}{opened.offered_rate:,.0f}/s offered, "
-                f"{opened.clients} connections): achieved {opened.rate:,.0f}/s, "
-                f"p50 {opened.p50_ms:,.1f} ms, p99 {_bound(opened)}{opened.p99_ms:,.1f} ms "
-                f"(goal < {P99_GOAL_MS:.0f} ms; from the scheduled send time; service time "
-                f"p99 {opened.service_p99_ms or float('nan'):,.1f} ms){behind}"
+                f"pgbench TPC-B scale {PGBENCH_SCALE}, {clients} clients, {args.seconds:g} s: "
+                f"{pgbench.tps:,.0f} tps"
             )
-            if opened.cpu:
-                lines.append("    " + opened.cpu.describe("event"))
+    for result in results:
+        lines.append(f"-- server workers: {result.server_workers}")
+        for phases in result.singles:
+            lines += _single_lines(phases, args)
+        batch = result.batch
         for phase in (batch, result.fresh, result.seed):
             lines.append(
                 f"POST /v1/events/batch ({phase.batch_size}/batch, {phase.clients} clients, "
@@ -1286,8 +1299,10 @@ def report_lines(
             if phase.cpu:
                 lines.append("    " + phase.cpu.describe("event"))
         shares = [
-            f"{p.name}: {p.new_customer_share:.1%} of requests created a customer"
-            for p in (single, opened)
+            f"{p.name} ({p.clients} clients): {p.new_customer_share:.1%} of requests created "
+            "a customer"
+            for phases in result.singles
+            for p in (phases.closed, phases.open)
             if p is not None
         ]
         lines.append("    " + "; ".join(shares))
@@ -1297,6 +1312,37 @@ def report_lines(
             lines.append(f"    server log: {problem}")
     if len(results) > 1:
         lines.append(f"best: {_best(results).server_workers} server worker(s)")
+    return lines
+
+
+def _single_lines(phases: SinglePhases, args: argparse.Namespace) -> list[str]:
+    single, opened = phases.closed, phases.open
+    ratio = _ratio(phases)
+    lines = [
+        f"POST /v1/events single ({single.clients} clients, closed loop): "
+        f"{single.rate:,.0f} tps, p50 {single.p50_ms:.1f} ms, p99 {single.p99_ms:.1f} ms"
+        + ("" if ratio is None else f" -> {ratio:.2f}x pgbench (goal >= {SINGLE_GOAL_RATIO:.2f}x)")
+    ]
+    if single.cpu:
+        lines.append("    " + single.cpu.describe("event"))
+    if opened is not None and opened.offered_rate is not None:
+        behind = (
+            f"\n    {opened.not_sent:,} requests due by the window's end were never sent: "
+            "the server cannot sustain this rate, so the p99 is a lower bound that grows "
+            "with the run's length"
+            if opened.not_sent
+            else ""
+        )
+        share = "" if args.rate else f"{OPEN_LOOP_SHARE:.0%} of pgbench, "
+        lines.append(
+            f"POST /v1/events at a fixed rate ({share}{opened.offered_rate:,.0f}/s offered, "
+            f"{opened.clients} connections): achieved {opened.rate:,.0f}/s, "
+            f"p50 {opened.p50_ms:,.1f} ms, p99 {_bound(opened)}{opened.p99_ms:,.1f} ms "
+            f"(goal < {P99_GOAL_MS:.0f} ms; from the scheduled send time; service time "
+            f"p99 {opened.service_p99_ms or float('nan'):,.1f} ms){behind}"
+        )
+        if opened.cpu:
+            lines.append("    " + opened.cpu.describe("event"))
     return lines
 
 
@@ -1336,8 +1382,7 @@ def _bound(phase: LatencyPhase) -> str:
 def _error_rows(result: ConfigResult) -> list[tuple[str, float, list[str]]]:
     phases: list[LatencyPhase | BatchPhase | None] = [
         result.seed,
-        result.single,
-        result.open,
+        *(p for single in result.singles for p in (single.closed, single.open)),
         result.batch,
         result.fresh,
     ]
@@ -1348,34 +1393,41 @@ def _error_rows(result: ConfigResult) -> list[tuple[str, float, list[str]]]:
     ]
 
 
-def markdown_rows(pgbench: PgbenchResult | None, results: list[ConfigResult]) -> list[str]:
+def markdown_rows(
+    pgbenches: dict[int, PgbenchResult | None], results: list[ConfigResult]
+) -> list[str]:
     """The results table of docs/benchmarks.md."""
     rows = [
         "| Server workers | Measure | Result | Goal | Ratio |",
         "|---|---|---|---|---|",
     ]
-    if pgbench is not None:
-        rows.append(
-            f"| - | pgbench TPC-B, scale {PGBENCH_SCALE} | {pgbench.tps:,.0f} tps | peer | - |"
-        )
+    for clients, pgbench in pgbenches.items():
+        if pgbench is not None:
+            rows.append(
+                f"| - | pgbench TPC-B, scale {PGBENCH_SCALE}, {clients} clients | "
+                f"{pgbench.tps:,.0f} tps | peer | - |"
+            )
     for r in results:
         w = r.server_workers
-        if pgbench is not None:
-            goal = SINGLE_GOAL_RATIO * pgbench.tps
-            ratio = f"{r.single.rate / pgbench.tps:.2f}x pgbench"
-        else:
-            goal, ratio = None, "-"
-        rows.append(
-            f"| {w} | single event, closed loop | {r.single.rate:,.0f} tps "
-            f"(p50 {r.single.p50_ms:.1f} ms, p99 {r.single.p99_ms:.1f} ms) | "
-            f"{'-' if goal is None else f'>= {goal:,.0f} tps'} | {ratio} |"
-        )
-        if r.open is not None and r.open.offered_rate is not None:
-            rows.append(
-                f"| {w} | single event, {r.open.offered_rate:,.0f}/s offered | "
-                f"{r.open.rate:,.0f}/s achieved, p99 {_bound(r.open)}{r.open.p99_ms:,.0f} ms | "
-                f"p99 < {P99_GOAL_MS:.0f} ms | {r.open.p99_ms / P99_GOAL_MS:.1f}x the limit |"
+        for phases in r.singles:
+            single, opened, ratio = phases.closed, phases.open, _ratio(phases)
+            goal = (
+                "-"
+                if phases.pgbench is None
+                else f">= {SINGLE_GOAL_RATIO * phases.pgbench.tps:,.0f} tps"
             )
+            rows.append(
+                f"| {w} | single event, closed loop, {phases.clients} clients | "
+                f"{single.rate:,.0f} tps (p50 {single.p50_ms:.1f} ms, p99 {single.p99_ms:.1f} ms)"
+                f" | {goal} | {'-' if ratio is None else f'{ratio:.2f}x pgbench'} |"
+            )
+            if opened is not None and opened.offered_rate is not None:
+                rows.append(
+                    f"| {w} | single event, {opened.offered_rate:,.0f}/s offered, "
+                    f"{phases.clients} connections | {opened.rate:,.0f}/s achieved, p99 "
+                    f"{_bound(opened)}{opened.p99_ms:,.0f} ms | p99 < {P99_GOAL_MS:.0f} ms | "
+                    f"{opened.p99_ms / P99_GOAL_MS:.1f}x the limit |"
+                )
         for phase in (r.batch, r.fresh, r.seed):
             rows.append(
                 f"| {w} | {phase.name} ({phase.batch_size}/batch, {phase.clients} clients) | "
@@ -1388,7 +1440,7 @@ def markdown_rows(pgbench: PgbenchResult | None, results: list[ConfigResult]) ->
 # --- Entry point ----------------------------------------------------------------------------
 
 
-def _worker_counts(text: str) -> list[int]:
+def _counts(text: str) -> list[int]:
     counts = [int(part) for part in text.split(",") if part.strip()]
     if not counts or min(counts) < 1:
         raise argparse.ArgumentTypeError("one or more positive integers, e.g. 1 or 1,2")
@@ -1397,12 +1449,17 @@ def _worker_counts(text: str) -> list[int]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--clients", type=int, default=8, help="pgbench and HTTP clients")
+    parser.add_argument(
+        "--clients",
+        type=_counts,
+        default=[8, 32],
+        help="pgbench and single-event HTTP clients; a list (8,32) measures each",
+    )
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each phase")
     parser.add_argument("--warmup", type=float, default=3.0, help="uncounted start of a phase")
     parser.add_argument(
         "--server-workers",
-        type=_worker_counts,
+        type=_counts,
         default=[1],
         help="`fidela serve --workers N`; a list (1,2) measures each",
     )
@@ -1486,38 +1543,39 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _pgbench(args: argparse.Namespace, clients: int) -> PgbenchResult | None:
+    """The peer at this client count, in a scratch database (None with --skip-pgbench)."""
+    if args.skip_pgbench:
+        return None
+    name = f"pgbench_{secrets.token_hex(4)}"
+    _log(f"pgbench: scale {PGBENCH_SCALE} into {name}, {clients} clients")
+    create_database(args.database_url, name)
+    try:
+        pgbench = run_pgbench(
+            args.database_url, name, clients=clients, seconds=args.seconds, binary=args.pgbench
+        )
+    finally:
+        drop_database(args.database_url, name)
+    _log(f"  {pgbench.tps:,.0f} tps")
+    return pgbench
+
+
 def _run(args: argparse.Namespace) -> int:
     settings = postgres_settings(args.database_url)
     code_before = CodeVersion.now()
     idle_load = machine_load()
     if idle_load > OTHER_LOAD_WARNING:
         _log(f"WARNING: the machine is {idle_load:.0%} busy before the run; other work competes")
-    pgbench: PgbenchResult | None = None
-    if not args.skip_pgbench:
-        name = f"pgbench_{secrets.token_hex(4)}"
-        _log(f"pgbench: scale {PGBENCH_SCALE} into {name}, {args.clients} clients")
-        create_database(args.database_url, name)
-        try:
-            pgbench = run_pgbench(
-                args.database_url,
-                name,
-                clients=args.clients,
-                seconds=args.seconds,
-                binary=args.pgbench,
-            )
-        finally:
-            drop_database(args.database_url, name)
-        _log(f"  {pgbench.tps:,.0f} tps")
-    open_rate = args.rate or (OPEN_LOOP_SHARE * pgbench.tps if pgbench else None)
+    pgbenches = {clients: _pgbench(args, clients) for clients in args.clients}
     results: list[ConfigResult] = []
     imports: list[ImportPhase] = []
     with tempfile.TemporaryDirectory(prefix="fidela-bench-") as tmp:
         # Servers and imports run in an empty directory so no fidela.toml changes settings.
         for workers in args.server_workers:
-            results.append(measure_config(args, workers, open_rate, Path(tmp)))
+            results.append(measure_config(args, workers, pgbenches, Path(tmp)))
         if not args.skip_import:
             imports = measure_import(args, Path(tmp))
-    lines = report_lines(pgbench, results, args) + import_lines(imports)
+    lines = report_lines(pgbenches, results, args) + import_lines(imports)
     code_after = CodeVersion.now()
     code_changed = not code_after.same_code(code_before)
     lines.insert(0, f"code: {code_before.describe()}")
@@ -1541,13 +1599,15 @@ def _run(args: argparse.Namespace) -> int:
             "machine": {"cores": os.cpu_count(), "busy_before": idle_load, "postgres": settings},
             "clients": args.clients,
             "seconds": args.seconds,
-            "pgbench": pgbench,
+            "pgbench": pgbenches,
             "configs": results,
             "import": imports,
             "best_server_workers": best.server_workers,
             "ratios": {
-                "single_vs_pgbench": best.single.rate / pgbench.tps if pgbench else None,
-                "open_loop_p99_vs_limit": best.open.p99_ms / P99_GOAL_MS if best.open else None,
+                "single_vs_pgbench": {p.clients: _ratio(p) for p in best.singles},
+                "open_loop_p99_vs_limit": {
+                    p.clients: p.open.p99_ms / P99_GOAL_MS if p.open else None for p in best.singles
+                },
                 "batch_vs_goal": best.batch.events_per_s / BATCH_GOAL_EVENTS_PER_S,
                 "import_vs_goal": (
                     imports[-1].events_per_s / BATCH_GOAL_EVENTS_PER_S if imports else None
@@ -1562,7 +1622,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"machine: {os.cpu_count()} cores, {idle_load:.0%} busy before the run", file=out)
     print("\n".join(lines), file=out)
     if args.markdown:
-        print("\n".join(markdown_rows(pgbench, results) + import_rows(imports)))
+        print("\n".join(markdown_rows(pgbenches, results) + import_rows(imports)))
     if failures:
         print("FAIL: " + "; ".join(failures), file=sys.stderr)
         return 1
