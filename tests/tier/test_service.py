@@ -41,6 +41,41 @@ def test_redeeming_points_does_not_lower_the_tier(database: Database, clock: Clo
     assert tier_of(database) == "gold"
 
 
+@pytest.mark.parametrize("together", [True, False], ids=["one batch", "order by order"])
+def test_history_imported_late_joins_an_anniversary_ladder_at_the_first_purchase(
+    database: Database, clock: Clock, together: bool
+) -> None:
+    """The windows of an anniversary ladder count from the member's first purchase, also when
+    that purchase reaches us years later (an import): joined at the import, every window
+    would start then and no purchase of the history could ever count."""
+    ladder = {**LADDER, "window": {"kind": "anniversary"}}
+    create(database, clock() - timedelta(days=900), ladder=ladder, hold={"kind": "none"})
+    first = clock() - timedelta(days=700)
+    history = [
+        order("H-1", first, customer=ANA, lines=[("P1", 1, 10000)]),
+        # After the last anniversary of the first purchase (400 days ago): both count.
+        order("H-2", clock() - timedelta(days=300), customer=ANA, lines=[("P1", 1, 30000)]),
+        order("H-3", clock() - timedelta(days=30), customer=ANA, lines=[("P1", 1, 30000)]),
+    ]
+    if together:
+        ingest(database, clock(), *history)
+    else:
+        for body in history:
+            ingest(database, clock(), body)
+    with database.read() as session:
+        joined_at = session.execute(select(TierMembership.joined_at)).scalar_one()
+    assert joined_at == first
+    assert tier_of(database) == "gold"  # 600 points in the window since the anniversary
+
+
+def test_a_member_enrolled_live_joins_at_the_purchase(database: Database, clock: Clock) -> None:
+    create(database, clock(), ladder={**LADDER, "window": {"kind": "anniversary"}})
+    at = clock() - timedelta(minutes=5)
+    ingest(database, clock(), order("T-1", at, customer=ANA, lines=[("P1", 1, 100)]))
+    with database.read() as session:
+        assert session.execute(select(TierMembership.joined_at)).scalar_one() == at
+
+
 def test_raising_a_threshold_on_save_keeps_members_until_their_review(
     database: Database, clock: Clock
 ) -> None:

@@ -416,6 +416,7 @@ def _after_earning(
             ),
             customer_id=customer_id,
             now=event.now,
+            joined_at=event.occurred_at,
         )
         if decision.changed:
             effect["tier"] = decision.membership.tier_code
@@ -661,6 +662,9 @@ def _flush_wave(
             customer_ids=sorted({r.customer_id for r in requests}),
             now=now,
             locked=None if locked is None else locked.memberships,
+            # A member enrolled now joins at their first purchase of the wave (history
+            # imported late), not at the import (see ``qualify_many``).
+            joined={item.subject.customer_id: item.subject.occurred_at for item in wave},
         )
     for item in wave:
         points = earned.get(item.index, 0)

@@ -12,7 +12,7 @@ A change of tier writes a ``tier_change`` row and a ``tier.changed`` outbox mess
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -310,13 +310,21 @@ def _spend_activity(
 
 
 def qualify(
-    session: Session, *, ladder: LadderRef, customer_id: int, now: datetime
+    session: Session,
+    *,
+    ladder: LadderRef,
+    customer_id: int,
+    now: datetime,
+    joined_at: datetime | None = None,
 ) -> TierDecision:
-    """Evaluate the member at ``now`` (enrolling them on the base level the first time), move
-    them to the current ladder version (never lower), persist the standing, and record each
-    transition with its ``tier.changed`` message. Call it after earning, after a return and
-    from the review job."""
-    return qualify_many(session, ladder=ladder, customer_ids=[customer_id], now=now)[customer_id]
+    """Evaluate the member at ``now`` (enrolling them on the base level the first time, as of
+    ``joined_at``: see `qualify_many`), move them to the current ladder version (never
+    lower), persist the standing, and record each transition with its ``tier.changed``
+    message. Call it after earning, after a return and from the review job."""
+    joined = None if joined_at is None else {customer_id: joined_at}
+    return qualify_many(session, ladder=ladder, customer_ids=[customer_id], now=now, joined=joined)[
+        customer_id
+    ]
 
 
 def qualify_many(
@@ -326,6 +334,7 @@ def qualify_many(
     customer_ids: list[int],
     now: datetime,
     locked: Sequence[Any] | None = None,
+    joined: Mapping[int, datetime] | None = None,
 ) -> dict[int, TierDecision]:
     """``qualify`` for several members with a constant number of statements: their
     memberships (locked in primary-key order) and their windows' sums read in one query
@@ -338,6 +347,11 @@ def qualify_many(
 
     ``locked``: what `lock_memberships` returned for these members, when nothing has written
     their memberships since (it saves reading them again under the lock).
+
+    ``joined``: for members who have no standing yet, when they joined: the date of the first
+    activity booked for them (never later than ``now``; ``now`` for those not given). A
+    member enrolled by history imported late then joins at their first purchase, so an
+    anniversary ladder counts their windows from it, not from the day of the import.
     """
     wanted = sorted(set(customer_ids))
     rows = _lock_standings(session, ladder.programme_id, wanted) if locked is None else locked
@@ -347,8 +361,12 @@ def qualify_many(
         for row in rows
         if int(row[1]) in asked
     }
+    joined = joined or {}
     memberships = {
-        c: stored[c][2] if c in stored else enrol(ladder.ladder, joined_at=now) for c in wanted
+        c: stored[c][2]
+        if c in stored
+        else enrol(ladder.ladder, joined_at=min(joined.get(c, now), now))
+        for c in wanted
     }
     current = [c for c in wanted if c not in stored or stored[c][1] == ladder.version]
     counts = window_counts(
