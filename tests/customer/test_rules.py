@@ -27,6 +27,7 @@ from fidela.customer.rules import (
     erasure_secrets,
     fill_missing,
     merged_consent,
+    moves_state,
     normalise_card,
     normalise_email,
     normalise_phone,
@@ -201,3 +202,12 @@ def test_profile_values_are_validated() -> None:
 def test_age_counts_full_years() -> None:
     assert age_on(date(1990, 11, 3), date(2026, 11, 2)) == 35
     assert age_on(date(1990, 11, 2), date(2026, 11, 2)) == 36
+
+
+def test_a_consent_decision_moves_the_state_unless_a_later_one_set_it() -> None:
+    at = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    assert moves_state(None, at)  # nothing recorded yet
+    assert moves_state(at, at)  # taken at the same instant: the later record wins
+    assert moves_state(at - timedelta(days=1), at)
+    # Older than the current state: kept in the history, it never overrides a newer one.
+    assert not moves_state(at + timedelta(seconds=1), at)

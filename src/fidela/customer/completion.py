@@ -1,5 +1,5 @@
-"""Completing many profiles at once: the import's rule that a value from a file fills a
-column the profile lacks and never overwrites one it has (`rules.missing_values`)."""
+"""Completing many profiles at once: a value from a file fills a column the profile lacks and
+never overwrites one it has (`rules.fill_missing`, the rule merges follow too)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from fidela.customer import repository
-from fidela.customer.rules import missing_values
+from fidela.customer.rules import fill_missing
 from fidela.customer.service import PROFILE_COLUMNS
 
 
@@ -32,7 +32,7 @@ def complete_profiles(
     changed: list[bool] = []
     for customer_id, values in completions:
         profile = profiles[customer_id]
-        missing = missing_values(profile, {k: values[k] for k in PROFILE_COLUMNS if k in values})
+        missing = fill_missing(profile, {k: values[k] for k in PROFILE_COLUMNS if k in values})
         profile.update(missing)
         changes[customer_id] += bool(missing)
         changed.append(bool(missing))

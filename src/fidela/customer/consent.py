@@ -100,11 +100,10 @@ def record_consent(
 
 @dataclass(frozen=True)
 class CurrentConsent:
-    """A current consent as read: its status, since when, and the record that set it."""
+    """A current consent as read: its status and since when."""
 
     status: str
     since: datetime
-    record_id: int
 
 
 StateKey = tuple[int, str, str]  # (customer id, channel, purpose)
@@ -112,7 +111,7 @@ StateKey = tuple[int, str, str]  # (customer id, channel, purpose)
 
 @dataclass(frozen=True)
 class ConsentToRecord:
-    """One decision of ``record_consents`` (never a double opt-in: nothing to confirm)."""
+    """One decision for `record_changes` (never a double opt-in: nothing to confirm)."""
 
     customer_id: int
     channel: ConsentChannel
@@ -140,8 +139,8 @@ def current_states(
     """Every current consent of these profiles, in one statement (``lock``: held until the
     transaction ends, for a caller that writes them next)."""
     return {
-        (customer, channel, purpose): CurrentConsent(status, since, record)
-        for customer, channel, purpose, status, since, record in repository.consent_states_of(
+        (customer, channel, purpose): CurrentConsent(status, since)
+        for customer, channel, purpose, status, since in repository.consent_states_of(
             session, customer_ids, lock=lock
         )
     }
@@ -157,8 +156,7 @@ def record_changes(
 
     For many profiles at once (they must be active), with a constant number of statements:
     their states read and locked in one, every record appended in one, the states moved
-    inserted and updated in one each (`record_consent`'s rule: a decision older than the
-    current state is kept in the history and moves nothing)."""
+    inserted and updated in one each (`rules.moves_state` decides, as for `record_consent`)."""
     if not decisions:
         return []
     current = current_states(session, {d.customer_id for d in decisions}, lock=True)

@@ -206,9 +206,9 @@ CONSENT_STATE_KEY = ("customer_id", "channel", "purpose")
 
 def consent_states_of(
     session: Session, customer_ids: Iterable[int], *, lock: bool
-) -> list[tuple[int, str, str, str, datetime, int]]:
-    """``(customer_id, channel, purpose, status, since, record_id)`` of every current consent
-    of these profiles; ``lock``: locked in primary-key order."""
+) -> list[tuple[int, str, str, str, datetime]]:
+    """``(customer_id, channel, purpose, status, since)`` of every current consent of these
+    profiles; ``lock``: locked in primary-key order."""
     statement = (
         select(
             _CONSENT_STATE.c.customer_id,
@@ -216,7 +216,6 @@ def consent_states_of(
             _CONSENT_STATE.c.purpose,
             _CONSENT_STATE.c.status,
             _CONSENT_STATE.c.since,
-            _CONSENT_STATE.c.record_id,
         )
         .where(one_of(session, _CONSENT_STATE.c.customer_id, sorted(set(customer_ids))))
         .order_by(*(_CONSENT_STATE.c[c] for c in CONSENT_STATE_KEY))
@@ -224,8 +223,8 @@ def consent_states_of(
     if lock:
         statement = statement.with_for_update()
     return [
-        (int(c), str(channel), str(purpose), str(status), since, int(record))
-        for c, channel, purpose, status, since, record in session.connection().execute(statement)
+        (int(c), str(channel), str(purpose), str(status), since)
+        for c, channel, purpose, status, since in session.connection().execute(statement)
     ]
 
 

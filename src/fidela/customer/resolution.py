@@ -1,10 +1,11 @@
 """Resolving many incoming identity sets to profiles at once (the ingestion path).
 
-The answer is the one a loop of :func:`fidela.customer.service.resolve_customer` calls would
-give, in order: the second event of a batch naming a new email resolves to the profile the
-first one created. It costs a constant number of statements per batch instead of several
-per event: one lookup of every identity named, one of the owners' states, one insert of the
-new profiles, one of the new identities.
+The answer is the one resolving each request alone, in order, would give (match by
+priority, attach the free identities to the match, or create a profile): the second event
+of a batch naming a new email resolves to the profile the first one created. It costs a
+constant number of statements per batch instead of several per event: one lookup of every
+identity named, one of the owners' states, one insert of the new profiles, one of the new
+identities.
 """
 
 from __future__ import annotations

@@ -396,16 +396,6 @@ def moves_state(current_since: datetime | None, occurred_at: datetime) -> bool:
     return current_since is None or current_since <= occurred_at
 
 
-def missing_values(current: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``given`` profile values for the columns ``current`` lacks (None or empty): an
-    import completes a profile, it never overwrites what the profile says."""
-    return {
-        name: value
-        for name, value in given.items()
-        if value is not None and current.get(name) in (None, "")
-    }
-
-
 def decide_consent(
     *, channel: ConsentChannel, purpose: ConsentPurpose, granted: bool, double_opt_in: bool
 ) -> ConsentDecision:

@@ -22,10 +22,8 @@ from fidela.customer.rules import (
     IdentityTaken,
     InvalidIdentity,
     InvalidProfile,
-    MatchDecision,
     VersionConflict,
     coerce_attribute,
-    decide_match,
     normalise_identity,
     normalise_tags,
     validate_attribute_name,
@@ -281,36 +279,6 @@ class Resolution:
     created: bool
     conflicts: tuple[tuple[Identity, int], ...]
     attached: int = 0  # identities newly attached to an existing profile
-
-
-def resolve_customer(
-    session: Session,
-    *,
-    identities: Sequence[Identity],
-    policy: CustomerPolicy,
-    now: datetime,
-    create: bool = True,
-    fields: ProfileFields | None = None,
-) -> Resolution | None:
-    """Find the profile ``identities`` point at (by priority), attach the ones nobody owns,
-    or create a profile when none matches and ``create`` is set. A merged owner resolves to
-    its survivor."""
-    owners = repository.owners_of(session, identities)
-    decision: MatchDecision = decide_match(identities, owners, policy.match_priority)
-    if decision.customer_id is None:
-        if not create or not identities:
-            return None
-        customer = create_customer(
-            session, fields=fields or ProfileFields(), identities=decision.attach, now=now
-        )
-        return Resolution(customer.id, created=True, conflicts=())
-    customer = get_customer(session, customer_id=decision.customer_id)
-    if customer.status != CustomerStatus.ACTIVE.value:
-        raise CustomerNotActive(f"customer {decision.customer_id} is {customer.status}")
-    _attach(session, customer.id, decision.attach, now)
-    return Resolution(
-        customer.id, created=False, conflicts=decision.conflicts, attached=len(decision.attach)
-    )
 
 
 # ---------------------------------------------------------------------------- attributes
