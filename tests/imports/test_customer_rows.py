@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fidela.customer import service as customers
 from fidela.customer.models import ConsentRecord, ConsentState, Customer, CustomerIdentity
-from fidela.customer.rules import CustomerPolicy
+from fidela.customer.rules import AttributeType, CustomerPolicy
 from fidela.imports.service import ImportReport, import_customers
 from fidela.platform.db import Database
 from tests.conftest import T0
@@ -52,12 +53,18 @@ ROWS: list[Row] = [
 ]  # fmt: skip
 
 
-def state(session: Session) -> dict[str, Any]:
-    """Everything the import wrote, by content: ids differ between runs."""
+def names(session: Session) -> dict[int, str]:
+    """Each profile's name in these tests: its external id (the first of several rows)."""
     external: dict[int, str] = {}
     for i in session.execute(select(CustomerIdentity)).scalars():
-        if i.kind == "external":  # a person named by several rows: by the first id
+        if i.kind == "external":
             external[i.customer_id] = min(i.value, external.get(i.customer_id, i.value))
+    return external
+
+
+def state(session: Session) -> dict[str, Any]:
+    """Everything the import wrote, by content: ids differ between runs."""
+    external = names(session)
 
     def who(customer_id: int) -> str:
         return external.get(customer_id, f"#{customer_id}")
@@ -74,6 +81,7 @@ def state(session: Session) -> dict[str, Any]:
                 c.signup_at,
                 c.version,
                 repr(c.tags),
+                repr(sorted(c.attributes.items())),
             )
             for c in session.execute(select(Customer)).scalars()
         ),
@@ -146,3 +154,63 @@ def test_importing_the_same_chunk_again_changes_nothing(database: Database) -> N
         again = run(session, numbered)
         assert state(session) == before
     assert (again.created, again.updated, again.rejected) == (0, 0, 2)
+
+
+ATTRIBUTES = {
+    "vip_since": AttributeType.DATE,
+    "visits": AttributeType.INTEGER,
+    "basket": AttributeType.NUMBER,
+    "newsletter": AttributeType.BOOLEAN,
+    "legacy_segment": AttributeType.STRING,
+}
+WITH_ATTRIBUTES: list[Row] = [
+    row("C1", 300, email="ana@example.com", phone="+33612345678",
+        **{"attribute.vip_since": "2021-05-03", "attribute.visits": "12",
+           "attribute.basket": "54.5", "attribute.newsletter": "yes"}),
+    # The same person: the attribute she has is kept, the one she lacks is added.
+    row("C2", 200, phone="+33612345678",
+        **{"attribute.visits": "99", "attribute.legacy_segment": "gold"}),
+    row("C3", 100, email="bob@example.com", **{"attribute.visits": "twelve"}),
+    row("C4", 90, email="cy@example.com", **{"attribute.shoe_size": "42"}),
+    row("C5", 80, email="dee@example.com", **{"attribute.vip_since": "", "attribute.visits": "3"}),
+]  # fmt: skip
+
+
+def declare_attributes(session: Session) -> None:
+    for name, kind in ATTRIBUTES.items():
+        customers.define_attribute(session, name=name, kind=kind, description=name, now=NOW)
+
+
+def test_attribute_columns_set_declared_attributes_typed_and_never_overwrite(
+    database: Database,
+) -> None:
+    numbered = list(enumerate(WITH_ATTRIBUTES, start=1))
+    with database.rehearse() as session:
+        declare_attributes(session)
+        report = run(session, numbered)
+        expected = state(session)
+        again = run(session, numbered)
+        assert state(session) == expected  # a re-import changes nothing
+        named = names(session)
+        attributes = {
+            named[c.id]: c.attributes for c in session.execute(select(Customer)).scalars()
+        }
+    assert attributes["C1"] == {
+        "vip_since": "2021-05-03",
+        "visits": 12,
+        "basket": 54.5,
+        "newsletter": True,
+        "legacy_segment": "gold",
+    }
+    assert attributes["C5"] == {"visits": 3}  # an empty cell sets nothing
+    assert [(p.row, p.pointer) for p in report.problems] == [
+        (3, "/attribute.visits"),
+        (4, "/attributes/shoe_size"),
+    ]
+    assert (report.created, report.updated, report.rejected) == (2, 1, 2)
+    assert (again.created, again.updated, again.rejected) == (0, 0, 2)
+    with database.rehearse() as session:
+        declare_attributes(session)
+        for one in numbered:
+            run(session, [one])
+        assert state(session) == expected  # as one row at a time

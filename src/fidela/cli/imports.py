@@ -185,7 +185,8 @@ def import_customers(
     quiet: QuietOpt = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Profiles with identities and consent (customer_id becomes an external id in SOURCE)."""
+    """Profiles with identities and consent (customer_id becomes an external id in SOURCE);
+    attribute.<name> columns set declared custom attributes (existing values are kept)."""
     wiring = build_wiring(context.settings())
     with failures_exit_1():
         columns = parse_mapping(mapping or [])

@@ -10,7 +10,7 @@ identities.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from fidela.customer import repository
+from fidela.customer.models import AttributeDefinition
 from fidela.customer.rules import (
     CustomerNotActive,
     CustomerNotFound,
@@ -80,11 +81,14 @@ def resolve_many(
     *,
     policy: CustomerPolicy,
     now: datetime,
+    definitions: Mapping[str, AttributeDefinition] | None = None,
 ) -> list[Outcome]:
     """Resolve each request in order, creating profiles for identities nobody owns.
 
     A request that fails (an unknown or inactive profile, invalid profile data) gets its
-    error in its place and leaves nothing behind; the others are unaffected."""
+    error in its place and leaves nothing behind; the others are unaffected. Custom
+    attributes of new profiles are checked against ``definitions`` (read when needed, once
+    per profile, if not given)."""
     named = {identity for request in requests if request for identity in request.identities}
     owners, known = repository.owners_with_states(session, named)
     explicit = {request.customer_id for request in requests if request and request.customer_id}
@@ -109,6 +113,7 @@ def resolve_many(
                     new_identities,
                     policy.match_priority,
                     now,
+                    definitions,
                 )
             )
         except DomainError as error:
@@ -138,6 +143,7 @@ def _resolve_one(
     new_identities: list[tuple[int, Identity]],
     priority: Sequence[IdentityKind],
     now: datetime,
+    definitions: Mapping[str, AttributeDefinition] | None,
 ) -> Outcome:
     if request.customer_id is not None:
         if request.customer_id not in states:
@@ -149,7 +155,9 @@ def _resolve_one(
         return None
     decision = decide_match(request.identities, owners, priority)
     if decision.customer_id is None:
-        values = clean_profile(session, request.fields or ProfileFields(), now)
+        values = clean_profile(
+            session, request.fields or ProfileFields(), now, definitions=definitions
+        )
         placeholder = -(len(new_profiles) + 1)
         new_profiles.append(_new_profile(values, now))
         states[placeholder] = (CustomerStatus.ACTIVE.value, None)

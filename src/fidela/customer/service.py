@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -132,9 +132,16 @@ def _refuse_taken(
 
 
 def clean_profile(
-    session: Session, fields: ProfileFields, now: datetime, current: dict[str, Any] | None = None
+    session: Session,
+    fields: ProfileFields,
+    now: datetime,
+    current: dict[str, Any] | None = None,
+    *,
+    definitions: Mapping[str, AttributeDefinition] | None = None,
 ) -> dict[str, Any]:
-    """The validated column values present in ``fields`` (only those explicitly set)."""
+    """The validated column values present in ``fields`` (only those explicitly set).
+    Custom attributes are checked against ``definitions`` (read here when not given: a caller
+    cleaning many profiles reads them once)."""
     given = fields.model_dump(exclude_unset=True)
     values: dict[str, Any] = {}
     for column in PROFILE_COLUMNS:
@@ -152,7 +159,8 @@ def clean_profile(
     if given.get("tags") is not None:
         values["tags"] = normalise_tags(given["tags"])
     if given.get("attributes") is not None:
-        definitions = repository.get_attribute_definitions(session)
+        if definitions is None:
+            definitions = repository.get_attribute_definitions(session)
         attributes = dict((current or {}).get("attributes") or {})
         problems: list[FieldProblem] = []
         for name, value in given["attributes"].items():
@@ -305,6 +313,11 @@ def define_attribute(
     session.add(definition)
     session.flush()
     return definition
+
+
+def attribute_definitions(session: Session) -> dict[str, AttributeDefinition]:
+    """Every declared custom attribute, by name."""
+    return dict(repository.get_attribute_definitions(session))
 
 
 def list_attributes(session: Session) -> list[AttributeDefinition]:

@@ -4,8 +4,10 @@ Concepts:
 - A **mapping** renames the file's columns to ours (``--map email=mail``); unmapped columns
   keep their names.
 - A **customer row** carries profile fields, identities (email, phone, loyalty card, device,
-  and the row's id as an external id in the import's source) and consent flags
-  (``consent_<channel>_marketing``, ``consent_profiling``, ``consent_analytics``).
+  and the row's id as an external id in the import's source), consent flags
+  (``consent_<channel>_marketing``, ``consent_profiling``, ``consent_analytics``) and custom
+  attributes (``attribute.<name>`` columns, read as the attribute's declared type: a CSV's
+  text is parsed, a Parquet file's typed values are taken as they are).
 - An **order** is one orders row plus its lines (a second file, lines grouped by order id in
   the same order as the orders), sent as an ``order.completed`` event whose business key is
   (source, order id): re-importing the same file is a replay and changes nothing.
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from fidela.customer.rules import AttributeType
 from fidela.kernel.errors import FieldProblem, InvalidInput
 
 PROFILE_COLUMNS = (
@@ -38,6 +41,9 @@ CONSENT_COLUMNS: dict[str, tuple[str, str]] = {
     "consent_profiling": ("any", "profiling"),
     "consent_analytics": ("any", "analytics"),
 }
+
+
+ATTRIBUTE_PREFIX = "attribute."
 
 
 class RowInvalid(InvalidInput):
@@ -133,6 +139,39 @@ def whole(value: Any, column: str) -> int | None:
     return number
 
 
+def number(value: Any, column: str) -> int | float | None:
+    if value is None or value == "" or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    try:
+        parsed = float(str(value).strip())
+    except ValueError:
+        raise RowInvalid(
+            f"'{value}' is not a number", [FieldProblem(f"/{column}", "not a number")]
+        ) from None
+    return int(parsed) if parsed.is_integer() and "." not in str(value) else parsed
+
+
+def attribute_value(value: Any, column: str, kind: AttributeType | None) -> Any:
+    """A cell of an ``attribute.<name>`` column in the JSON form its declared ``kind`` takes
+    (None: empty). An attribute nobody declared keeps the cell's text; the profile check
+    then reports it as undeclared."""
+    if kind is None or kind is AttributeType.STRING:
+        return text(value)
+    if kind is AttributeType.INTEGER:
+        return whole(value, column)
+    if kind is AttributeType.NUMBER:
+        return number(value, column)
+    if kind is AttributeType.BOOLEAN:
+        return flag(value, column)
+    if kind is AttributeType.DATE:
+        parsed_day = day(value, column)
+        return None if parsed_day is None else parsed_day.isoformat()
+    parsed_instant = instant(value, column)
+    return None if parsed_instant is None else parsed_instant.isoformat()
+
+
 def require(row: Mapping[str, Any], column: str) -> str:
     value = text(row.get(column))
     if value is None:
@@ -148,9 +187,14 @@ class CustomerRow:
     consents: list[tuple[str, str, bool]]
     consent_at: datetime | None
     tags: dict[str, list[str]] = field(default_factory=dict)
+    attributes: dict[str, Any] = field(default_factory=dict)
 
 
-def customer_row(row: Mapping[str, Any], source: str) -> CustomerRow:
+def customer_row(
+    row: Mapping[str, Any], source: str, attributes: Mapping[str, AttributeType] | None = None
+) -> CustomerRow:
+    """The row as profile, identities, consents and custom attributes (``attributes``: the
+    declared type of each attribute, by name)."""
     external_id = require(row, "customer_id")
     profile: dict[str, Any] = {}
     for column in PROFILE_COLUMNS:
@@ -179,6 +223,14 @@ def customer_row(row: Mapping[str, Any], source: str) -> CustomerRow:
     ]
     interests = text(row.get("interests"))
     tags = {"interests": [t for t in interests.split(";") if t.strip()]} if interests else {}
+    declared = attributes or {}
+    custom = {
+        name: value
+        for column, cell in row.items()
+        if column.startswith(ATTRIBUTE_PREFIX)
+        for name in [column.removeprefix(ATTRIBUTE_PREFIX)]
+        if (value := attribute_value(cell, column, declared.get(name))) is not None
+    }
     return CustomerRow(
         external_id,
         {k: v for k, v in profile.items() if v is not None},
@@ -186,6 +238,7 @@ def customer_row(row: Mapping[str, Any], source: str) -> CustomerRow:
         consents,
         profile.get("signup_at"),
         tags,
+        custom,
     )
 
 

@@ -15,8 +15,10 @@ from sqlalchemy.orm import Session
 from fidela.customer import consent
 from fidela.customer import service as customers
 from fidela.customer.completion import complete_profiles
+from fidela.customer.models import AttributeDefinition
 from fidela.customer.resolution import ResolveRequest, resolve_many
 from fidela.customer.rules import (
+    AttributeType,
     ConsentChannel,
     ConsentPurpose,
     CustomerPolicy,
@@ -27,7 +29,7 @@ from fidela.customer.schemas import IdentitiesIn, ProfileFields
 from fidela.customer.service import Resolution
 from fidela.event import service as events
 from fidela.event.service import IngestContext
-from fidela.imports.rules import CustomerRow, customer_row, remap
+from fidela.imports.rules import ATTRIBUTE_PREFIX, CustomerRow, customer_row, remap
 from fidela.kernel.errors import DomainError, FieldProblem
 from fidela.platform.validation import problems_from
 
@@ -80,12 +82,16 @@ def _customer_in(
     source: str,
     policy: CustomerPolicy,
     now: datetime,
+    definitions: Mapping[str, AttributeDefinition],
 ) -> _CustomerIn:
     """A customer row checked whole before anything is written: a row that fails here is
     reported and leaves nothing behind."""
-    row = customer_row(remap(raw, mapping), source)
+    declared = {name: AttributeType(d.type) for name, d in definitions.items()}
+    row = customer_row(remap(raw, mapping), source, declared)
     try:
-        fields = ProfileFields.model_validate({**row.profile, "tags": row.tags or None})
+        fields = ProfileFields.model_validate(
+            {**row.profile, "tags": row.tags or None, "attributes": row.attributes or None}
+        )
         identities_in = IdentitiesIn.model_validate(row.identities)
     except ValidationError as exc:
         problems = problems_from(exc)
@@ -95,7 +101,7 @@ def _customer_in(
     identities = customers.collect_identities(identities_in, policy, pointer="")
     # Checked now (the profile lacks none of them yet, or some later row may complete it):
     # what the file gives must be valid whether it creates the profile or completes one.
-    values = customers.clean_profile(session, fields, now)
+    values = customers.clean_profile(session, fields, now, definitions=definitions)
     return _CustomerIn(number, row, fields, values, tuple(identities))
 
 
@@ -120,10 +126,22 @@ def import_customers(
     inactive profile, is reported and leaves nothing behind.
     """
     report = ImportReport(rows=len(rows))
+    # The declared custom attributes, read once (only for a file that has such columns).
+    definitions = (
+        customers.attribute_definitions(session)
+        if any(
+            column.startswith(ATTRIBUTE_PREFIX)
+            for _, raw in rows[:1]
+            for column in remap(raw, mapping)
+        )
+        else {}
+    )
     parsed: list[_CustomerIn] = []
     for number, raw in rows:
         try:
-            parsed.append(_customer_in(session, number, raw, mapping, source, policy, now))
+            parsed.append(
+                _customer_in(session, number, raw, mapping, source, policy, now, definitions)
+            )
         except DomainError as error:
             report.reject(number, error)
     outcomes = resolve_many(
@@ -131,6 +149,7 @@ def import_customers(
         [ResolveRequest(identities=p.identities, fields=p.fields) for p in parsed],
         policy=policy,
         now=now,
+        definitions=definitions,
     )
     resolved: list[tuple[_CustomerIn, Resolution]] = []
     for customer, outcome in zip(parsed, outcomes, strict=True):
