@@ -21,6 +21,7 @@ never depend on each other except an order on its own lines.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -141,15 +142,15 @@ def whole(value: Any, column: str) -> int | None:
 
 def number(value: Any, column: str) -> int | float | None:
     if value is None or value == "" or (isinstance(value, float) and value != value):
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
+        return None  # NaN is how a Parquet file or a CSV reader says "empty"
+    if isinstance(value, int) and not isinstance(value, bool):
         return value
     try:
-        parsed = float(str(value).strip())
+        parsed = value if isinstance(value, float) else float(str(value).strip())
     except ValueError:
-        raise RowInvalid(
-            f"'{value}' is not a number", [FieldProblem(f"/{column}", "not a number")]
-        ) from None
+        parsed = math.nan
+    if not math.isfinite(parsed):  # JSON has no infinity, and a typo is not a number
+        raise RowInvalid(f"'{value}' is not a number", [FieldProblem(f"/{column}", "not a number")])
     return int(parsed) if parsed.is_integer() and "." not in str(value) else parsed
 
 
