@@ -83,10 +83,11 @@ def _customer_in(
     policy: CustomerPolicy,
     now: datetime,
     definitions: Mapping[str, AttributeDefinition],
+    declared: Mapping[str, AttributeType],
 ) -> _CustomerIn:
     """A customer row checked whole before anything is written: a row that fails here is
-    reported and leaves nothing behind."""
-    declared = {name: AttributeType(d.type) for name, d in definitions.items()}
+    reported and leaves nothing behind. ``declared``: each attribute's type (``definitions``
+    read as types, once per chunk)."""
     row = customer_row(remap(raw, mapping), source, declared)
     try:
         fields = ProfileFields.model_validate(
@@ -136,11 +137,14 @@ def import_customers(
         )
         else {}
     )
+    declared = {name: AttributeType(d.type) for name, d in definitions.items()}
     parsed: list[_CustomerIn] = []
     for number, raw in rows:
         try:
             parsed.append(
-                _customer_in(session, number, raw, mapping, source, policy, now, definitions)
+                _customer_in(
+                    session, number, raw, mapping, source, policy, now, definitions, declared
+                )
             )
         except DomainError as error:
             report.reject(number, error)
