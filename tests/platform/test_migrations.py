@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, inspect, text
 
 from fidela.migrations.metadata import metadata
 from fidela.platform import migrate
@@ -25,6 +25,23 @@ def test_migrations_upgrade_an_empty_database_to_head(tmp_path: Path) -> None:
 
 def test_models_and_migrations_agree(connection: Connection) -> None:
     assert migrate.pending_drift(connection, metadata) == []
+
+
+def test_json_payloads_carry_no_planner_statistics_on_postgresql(connection: Connection) -> None:
+    if connection.dialect.name != "postgresql":
+        return
+    targets: dict[str, int] = dict(
+        connection.execute(
+            text(
+                "SELECT attrelid::regclass::text || '.' || attname, coalesce(attstattarget, -1)"
+                " FROM pg_attribute WHERE attname IN ('data', 'name', 'attributes')"
+                " AND attrelid IN ('event'::regclass, 'customer'::regclass)"
+            )
+        ).all()
+    )
+    # Payloads are read whole by key; the columns queries filter on keep their statistics.
+    assert targets["event.data"] == 0
+    assert targets["customer.attributes"] == -1
 
 
 def test_migrations_downgrade_to_empty_and_upgrade_again(tmp_path: Path) -> None:

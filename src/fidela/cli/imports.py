@@ -139,6 +139,10 @@ def _run(
                 )
                 committed(len(keyed))
         total.problems.sort(key=lambda problem: problem.row)
+    if not dry_run:
+        # What comes next (the server's cached plans, the next import) plans against the
+        # tables as this import left them; only those it grew are analysed.
+        database.refresh_statistics()
     if errors is not None:
         with errors.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)

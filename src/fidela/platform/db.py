@@ -26,6 +26,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from fidela.platform import jsontext
+from fidela.platform.table_growth import TableSize, outgrown
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -34,6 +35,15 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+# The schema's tables: their size as of their statistics, and now, in pages.
+TABLE_SIZES = text(
+    "SELECT c.relname, greatest(c.relpages, 0),"
+    " pg_relation_size(c.oid) / current_setting('block_size')::int"
+    " FROM pg_class AS c"
+    " WHERE c.relkind = 'r' AND c.relnamespace = current_schema()::regnamespace"
+    " ORDER BY c.relname"
+)
 
 
 class Base(DeclarativeBase):
@@ -211,16 +221,25 @@ class Database:
                 pause(random.uniform(0.005, 0.05) * attempt)  # noqa: S311 - jitter, not secrets
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def refresh_statistics(self) -> None:
-        """Have PostgreSQL re-read its tables' statistics (``ANALYZE``), which re-plans the
-        statements it cached. A bulk load makes tables grow by orders of magnitude within
-        one process: plans cached while a table was nearly empty (a sequential scan) would
-        stay in use, and autovacuum, when it runs at all, analyses only between its naps.
-        SQLite has nothing to refresh (its planner works from the indexes)."""
+    def refresh_statistics(self) -> list[str]:
+        """Have PostgreSQL re-read the statistics of the tables that outgrew them
+        (``ANALYZE``), which re-plans the statements it cached; the names of those tables.
+        A bulk load makes tables grow by orders of magnitude within one process: plans
+        cached while a table was nearly empty (a sequential scan) would stay in use, and
+        autovacuum, when it runs at all, analyses only between its naps. SQLite has nothing
+        to refresh (its planner works from the indexes)."""
         if self.dialect != "postgresql":
-            return
+            return []
         with self.write() as session:
-            session.execute(text("ANALYZE"))
+            sizes = [
+                TableSize(name, pages_analysed, pages_now)
+                for name, pages_analysed, pages_now in session.execute(TABLE_SIZES)
+            ]
+            names = outgrown(sizes)
+            if names:
+                quote = session.get_bind().dialect.identifier_preparer.quote
+                session.execute(text("ANALYZE " + ", ".join(quote(name) for name in names)))
+        return names
 
     @contextmanager
     def rehearse(self) -> Iterator[Session]:
