@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -86,6 +87,9 @@ class AttributeDefinition(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+PENDING_CONFIRMATION = text("confirmation_digest IS NOT NULL")
+
+
 class ConsentRecord(Base):
     """Every consent decision ever recorded (append-only)."""
 
@@ -106,7 +110,14 @@ class ConsentRecord(Base):
 
     __table_args__ = (
         Index("ix_consent_record_customer_id", "customer_id", "channel", "purpose"),
-        Index("ix_consent_record_confirmation_digest", "confirmation_digest"),
+        # Only double opt-in requests awaiting confirmation carry a digest: the index holds
+        # them alone, not a NULL entry for every other decision (six per imported customer).
+        Index(
+            "ix_consent_record_confirmation_digest",
+            "confirmation_digest",
+            postgresql_where=PENDING_CONFIRMATION,
+            sqlite_where=PENDING_CONFIRMATION,
+        ),
     )
 
 
