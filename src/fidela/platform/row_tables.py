@@ -47,13 +47,20 @@ def row_table(
             bindparam(key, None, type_=ARRAY(kind))
             for key, (_, kind) in zip(keys, columns, strict=True)
         ]
-        params = (
-            {key: [row[index] for row in rows] for index, key in enumerate(keys)}
-            if rows is not None
-            else {}
-        )
+        params = row_params(name, names, rows) if rows is not None else {}
         return RowTable(func.unnest(*arrays).table_valued(*names).render_derived(name=name), params)
     if not rows:
         raise ValueError("a SQLite row table needs its rows")
     typed = [column(column_name, kind) for column_name, kind in columns]
     return RowTable(values(*typed, name=name).data(list(rows)).cte(name))
+
+
+def row_params(
+    name: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> dict[str, list[Any]]:
+    """On PostgreSQL, the parameters of ``rows`` for a statement built once with
+    ``row_table(..., rows=None)``: without building the table again, which cost more CPU
+    than running the statement for a handful of members."""
+    return {
+        f"{name}_{column}": [row[index] for row in rows] for index, column in enumerate(columns)
+    }

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -26,8 +26,9 @@ from fidela.ledger.models import LedgerAccount, LedgerEntry, LedgerLot
 from fidela.ledger.rules.lots import LotState
 from fidela.platform.bulk import insert_rows, update_rows
 from fidela.platform.db import table_of
-from fidela.platform.id_lists import one_of, one_of_param, run_built
+from fidela.platform.id_lists import AnySelect, one_of, one_of_param, run_built
 from fidela.platform.outbox.service import NewMessage, enqueue_messages
+from fidela.platform.types import UTCDateTime
 from fidela.tier.models import TierChange, TierLadderVersion, TierMembership
 from fidela.tier.rules import (
     Activity,
@@ -224,14 +225,7 @@ def qualifying_activity(
     return _points_activity(session, programme_code, [customer_id], since, now)[customer_id]
 
 
-def _points_activity(
-    session: Session,
-    programme_code: str,
-    customer_ids: list[int],
-    since: datetime | None,
-    now: datetime,
-) -> dict[int, list[Activity]]:
-    """Earn and clawback entries of these members' accounts (one query), per member."""
+def _points_activity_statement(dialect: str, *, windowed: bool) -> AnySelect:
     statement = (
         select(
             LedgerAccount.customer_id,
@@ -246,17 +240,42 @@ def _points_activity(
         .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
         .join(LedgerLot, LedgerLot.id == LedgerEntry.lot_id)
         .where(
-            one_of(session, LedgerAccount.customer_id, sorted(set(customer_ids))),
-            LedgerAccount.programme == programme_code,
-            LedgerEntry.kind.in_(("earn", "clawback")),
+            one_of_param(dialect, LedgerAccount.customer_id, "customers"),
+            LedgerAccount.programme == bindparam("programme"),
+            # Not ``IN``: an expanding list would be rendered anew at every run.
+            or_(LedgerEntry.kind == "earn", LedgerEntry.kind == "clawback"),
         )
     )
-    if since is not None:
-        statement = statement.where(LedgerLot.earned_at > since)
+    if windowed:
+        statement = statement.where(LedgerLot.earned_at > bindparam("since", type_=UTCDateTime()))
+    return statement
+
+
+def _all_activity_statement(dialect: str) -> AnySelect:
+    return _points_activity_statement(dialect, windowed=False)
+
+
+def _window_activity_statement(dialect: str) -> AnySelect:
+    return _points_activity_statement(dialect, windowed=True)
+
+
+def _points_activity(
+    session: Session,
+    programme_code: str,
+    customer_ids: list[int],
+    since: datetime | None,
+    now: datetime,
+) -> dict[int, list[Activity]]:
+    """Earn and clawback entries of these members' accounts (one query), per member."""
+    # Built once and run through Core (as `_lock_standings`): the earning path asks for the
+    # activity of every member whose tier may move.
+    params: dict[str, Any] = {"programme": programme_code, "customers": sorted(set(customer_ids))}
+    if since is None:
+        rows = run_built(session, _all_activity_statement, params)
+    else:
+        rows = run_built(session, _window_activity_statement, params | {"since": since})
     activity: dict[int, list[Activity]] = {customer: [] for customer in customer_ids}
-    for customer, kind, points, at, ref, earned_at, state, activates_at in session.execute(
-        statement
-    ):
+    for customer, kind, points, at, ref, earned_at, state, activates_at in rows:
         pending = state == LotState.PENDING.value and (activates_at is None or activates_at > now)
         mine = activity.setdefault(int(customer), [])
         if kind == "earn":
@@ -593,7 +612,7 @@ def lock_memberships(
     return _lock_standings(session, programme_id, sorted(set(customer_ids)))
 
 
-def _lock_standings_statement(dialect: str) -> Executable:
+def _lock_standings_statement(dialect: str) -> AnySelect:
     return (
         select(TierMembership.id, TierMembership.customer_id, *_STANDING)
         .where(
@@ -608,7 +627,7 @@ def _lock_standings_statement(dialect: str) -> Executable:
 def _lock_standings(session: Session, programme_id: int, customers: list[int]) -> Sequence[Any]:
     # Built once and run through Core (as `ledger.batch._lock_balances`).
     params = {"programme_id": programme_id, "customers": customers}
-    return run_built(session, _lock_standings_statement, params).all()
+    return run_built(session, _lock_standings_statement, params)
 
 
 def tier_codes(locked: Sequence[Any]) -> dict[int, str]:

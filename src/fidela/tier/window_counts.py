@@ -41,7 +41,7 @@ from fidela.ledger.models import LedgerAccount, LedgerEntry, LedgerLot
 from fidela.ledger.rules.lots import LotState
 from fidela.platform import driver
 from fidela.platform.db import table_of
-from fidela.platform.row_tables import RowTable, row_table
+from fidela.platform.row_tables import RowTable, row_params, row_table
 from fidela.platform.types import UTCDateTime
 from fidela.tier.rules import Basis, TierLadder
 
@@ -94,7 +94,8 @@ def window_counts(
             compiled = built.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
             _compiled[key] = (str(compiled), dict(compiled.params))
         sql, constants = _compiled[key]
-        params = constants | params | row_table(dialect.name, "w", _columns(points), rows).params
+        names = [name for name, _ in _columns(points)]
+        params = constants | params | row_params("w", names, rows)
         result: Any = driver.run(session, sql, params)
     else:
         table = row_table(dialect.name, "w", _columns(points), rows)

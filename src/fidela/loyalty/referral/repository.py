@@ -6,14 +6,14 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, func, or_, select, text, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fidela.commerce.models import SalesOrder
 from fidela.customer.models import CustomerIdentity
 from fidela.loyalty.referral.models import Referral, ReferralCode, ReferralProgramme
-from fidela.platform.id_lists import one_of_param, run_built
+from fidela.platform.id_lists import AnySelect, one_of_param, run_built
 from fidela.platform.revisions.service import Cached
 from fidela.platform.upsert import insert_ignoring_conflicts
 
@@ -160,7 +160,7 @@ def purchase_triggered_programmes(session: Session) -> frozenset[str]:
     return _purchase_triggered.get(session)
 
 
-def _claimed_ids_statement(dialect: str) -> Executable:
+def _claimed_ids_statement(dialect: str) -> AnySelect:
     return select(Referral.id).where(
         one_of_param(dialect, Referral.referee_id, "referees"), Referral.status == "claimed"
     )
@@ -173,7 +173,7 @@ def claimed_referrals_of(session: Session, referee_ids: Iterable[int]) -> dict[i
     # Asked for every order, and almost always empty: the ids first, by a statement built once
     # and run through Core (building it and the ORM's execution cost more CPU than running
     # it), whole rows only for the few buyers who hold a claimed referral.
-    found = run_built(session, _claimed_ids_statement, {"referees": ids}).scalars().all()
+    found = [row[0] for row in run_built(session, _claimed_ids_statement, {"referees": ids})]
     if not found:
         return {}
     rows = session.execute(
