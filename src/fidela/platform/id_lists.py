@@ -78,7 +78,8 @@ class _Compiled:
     # The parameters' types' own conversions (a UTC instant checked and made UTC, say).
     binds: Mapping[str, Callable[[Any], Any]]
     row: Any  # a named tuple class: rows read by position and by column name, as Core's
-    processors: tuple[Callable[[Any], Any] | None, ...]
+    # (position, conversion) of the columns whose type converts what the driver read.
+    processors: tuple[tuple[int, Callable[[Any], Any]], ...]
 
     def params(self, given: Mapping[str, Any]) -> dict[str, Any]:
         params = self.constants | dict(given)
@@ -93,15 +94,16 @@ class _Compiled:
         return params
 
     def rows(self, found: list[tuple[Any, ...]]) -> list[Any]:
-        if not any(self.processors):
-            return [self.row._make(values) for values in found]
-        return [
-            self.row._make(
-                value if process is None else process(value)
-                for value, process in zip(values, self.processors, strict=True)
-            )
-            for values in found
-        ]
+        make = self.row._make
+        if not self.processors:
+            return [make(values) for values in found]
+        rows = []
+        for values in found:
+            converted = list(values)
+            for position, process in self.processors:
+                converted[position] = process(converted[position])
+            rows.append(make(converted))
+        return rows
 
 
 _compiled: dict[Callable[[str], Any], _Compiled] = {}
@@ -125,7 +127,11 @@ def _compile(statement: AnySelect, dialect: Dialect) -> _Compiled:
         binds=binds,
         row=namedtuple("Row", [c.key or f"column_{n}" for n, c in enumerate(columns)]),
         # The column types' own conversions (a UTC instant tagged UTC, say), as Core applies.
-        processors=tuple(c.type.result_processor(dialect, None) for c in columns),
+        processors=tuple(
+            (position, process)
+            for position, column in enumerate(columns)
+            if (process := column.type.result_processor(dialect, None)) is not None
+        ),
     )
 
 
