@@ -18,7 +18,7 @@ with the years of history behind the window.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -150,10 +150,7 @@ def _points(w: Any, count_pending: bool) -> Select[Any]:
     # over the window only, and the clawbacks (stored negative) come from a partial index
     # holding nothing but clawbacks: the statement reads the window, never the member's whole
     # history, which it did when it joined every entry of the member to its lot.
-    in_window = (
-        or_(w.c.start.is_(None), LedgerLot.earned_at > w.c.start),
-        LedgerLot.earned_at <= now,
-    )
+    in_window = (_after(LedgerLot.earned_at, w.c.start), LedgerLot.earned_at <= now)
     earned = (
         select(func.sum(LedgerLot.amount))
         .where(LedgerLot.account_id == account.c.id, *in_window, *counted)
@@ -194,10 +191,7 @@ def _spend(w: Any) -> Select[Any]:
         SalesOrder.customer_id == w.c.customer_id,
         SalesOrder.currency == bindparam("currency", None, type_=String()),
     )
-    in_window = (
-        or_(w.c.start.is_(None), SalesOrder.ordered_at > w.c.start),
-        SalesOrder.ordered_at <= now,
-    )
+    in_window = (_after(SalesOrder.ordered_at, w.c.start), SalesOrder.ordered_at <= now)
     spent = select(func.sum(SalesOrder.total_minor)).where(*mine, *in_window).scalar_subquery()
     refunded = (
         select(func.sum(SalesReturn.amount_minor))
@@ -212,6 +206,20 @@ def _spend(w: Any) -> Select[Any]:
     )
     amount = func.coalesce(spent, 0) - func.coalesce(refunded, 0)
     return select(w.c.customer_id, amount, _only_for(w.c.upgrade, returned))
+
+
+# Before anything a window can count: a lifetime window (no start) starts here.
+_BEGINNING = datetime(1, 1, 1, tzinfo=UTC)
+
+
+def _after(instant: Any, start: Any) -> Any:
+    """``instant`` after the window's ``start`` (any instant when there is none).
+
+    Written as one comparison, not ``start IS NULL OR instant > start``: PostgreSQL can only
+    bound an index scan on (member, instant) with the former, and with the latter read every
+    lot (or order) the member ever had up to now to keep those of the window."""
+    beginning = bindparam("beginning", _BEGINNING, type_=UTCDateTime())
+    return instant > func.coalesce(start, beginning)
 
 
 def _first(rows: Select[Any]) -> Any:
