@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -238,7 +238,14 @@ def _points_activity_statement(dialect: str, *, windowed: bool) -> AnySelect:
             LedgerLot.activates_at,
         )
         .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
-        .join(LedgerLot, LedgerLot.id == LedgerEntry.lot_id)
+        # The lot in the member's account too (an earn or a clawback is always booked on its
+        # lot's account): PostgreSQL may then read the member's lots of the window by
+        # (account, earned_at) and their entries by lot, rather than every entry the member
+        # ever had to keep those of the window.
+        .join(
+            LedgerLot,
+            and_(LedgerLot.id == LedgerEntry.lot_id, LedgerLot.account_id == LedgerAccount.id),
+        )
         .where(
             one_of_param(dialect, LedgerAccount.customer_id, "customers"),
             LedgerAccount.programme == bindparam("programme"),
