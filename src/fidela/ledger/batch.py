@@ -242,8 +242,8 @@ def _lock_balances_statement(dialect: str) -> AnySelect:
 
 def _lock_balances(session: Session, programme: str, customers: list[int]) -> Sequence[Any]:
     """The members' accounts with their cached balances, locked in primary-key order."""
-    # Built once and run through Core: for a group of single events, building the statement
-    # and the ORM's execution cost more CPU than PostgreSQL spent on it.
+    # Built and compiled once (`id_lists.run_built`): for a group of single events, building
+    # the statement and the ORM's or Core's execution cost more CPU than PostgreSQL spent on it.
     params = {"programme": programme, "customers": customers}
     return run_built(session, _lock_balances_statement, params)
 

@@ -274,7 +274,7 @@ def _points_activity(
     now: datetime,
 ) -> dict[int, list[Activity]]:
     """Earn and clawback entries of these members' accounts (one query), per member."""
-    # Built once and run through Core (as `_lock_standings`): the earning path asks for the
+    # Built and compiled once (as `_lock_standings`): the earning path asks for the
     # activity of every member whose tier may move.
     params: dict[str, Any] = {"programme": programme_code, "customers": sorted(set(customer_ids))}
     if since is None:
@@ -632,7 +632,7 @@ def _lock_standings_statement(dialect: str) -> AnySelect:
 
 
 def _lock_standings(session: Session, programme_id: int, customers: list[int]) -> Sequence[Any]:
-    # Built once and run through Core (as `ledger.batch._lock_balances`).
+    # Built and compiled once (as `ledger.batch._lock_balances`).
     params = {"programme_id": programme_id, "customers": customers}
     return run_built(session, _lock_standings_statement, params)
 

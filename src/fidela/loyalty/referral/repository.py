@@ -170,9 +170,9 @@ def claimed_referrals_of(session: Session, referee_ids: Iterable[int]) -> dict[i
     ids = sorted(set(referee_ids))
     if not ids:
         return {}
-    # Asked for every order, and almost always empty: the ids first, by a statement built once
-    # and run through Core (building it and the ORM's execution cost more CPU than running
-    # it), whole rows only for the few buyers who hold a claimed referral.
+    # Asked for every order, and almost always empty: the ids first, by a statement built and
+    # compiled once (`id_lists.run_built`: building it and the ORM's execution cost more CPU
+    # than running it), whole rows only for the few buyers who hold a claimed referral.
     found = [row[0] for row in run_built(session, _claimed_ids_statement, {"referees": ids})]
     if not found:
         return {}
