@@ -207,6 +207,10 @@ def test_the_database_sums_each_window_as_the_rules_count_it(
                 )
                 for c in members
             }
+            # Read for all members at once, as a wave reads them: each member's own history.
+            at_once = tiers._activity_since(session, ref, list(members), None, now)
+            for customer, history in histories.items():
+                assert sorted(map(repr, at_once[customer])) == sorted(map(repr, history))
             starts = {c: current_start(ref.ladder, m, now) for c, m in members.items()}
             counts = window_counts(
                 session,

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import and_, bindparam, or_, select
@@ -221,7 +222,7 @@ def qualifying_activity(
 ) -> list[Activity]:
     """The member's qualifying activity after ``since`` (all of it when None)."""
     if ladder.basis is Basis.SPEND:
-        return _spend_activity(session, ladder, customer_id, since)
+        return _spend_activity(session, ladder, [customer_id], since)[customer_id]
     return _points_activity(session, programme_code, [customer_id], since, now)[customer_id]
 
 
@@ -301,34 +302,89 @@ def _activity(
         return {}
     starts = [activity_needed_since(ladder.ladder, m, now) for m in memberships.values()]
     since = None if any(s is None for s in starts) else min(s for s in starts if s is not None)
+    return _activity_since(session, ladder, list(memberships), since, now)
+
+
+def _activity_since(
+    session: Session,
+    ladder: LadderRef,
+    customer_ids: list[int],
+    since: datetime | None,
+    now: datetime,
+) -> dict[int, list[Activity]]:
+    """These members' qualifying activity after ``since``, per member, in a constant number
+    of statements whatever the number of members."""
     if ladder.ladder.basis is Basis.SPEND:
-        return {c: _spend_activity(session, ladder.ladder, c, since) for c in memberships}
-    return _points_activity(session, ladder.programme_code, list(memberships), since, now)
+        return _spend_activity(session, ladder.ladder, customer_ids, since)
+    return _points_activity(session, ladder.programme_code, customer_ids, since, now)
+
+
+def _spend_orders_statement(dialect: str, *, windowed: bool) -> AnySelect:
+    statement = select(
+        SalesOrder.customer_id,
+        SalesOrder.id,
+        SalesOrder.total_minor,
+        SalesOrder.ordered_at,
+        SalesOrder.currency,
+    ).where(
+        one_of_param(dialect, SalesOrder.customer_id, "customers"),
+        SalesOrder.currency == bindparam("currency"),
+    )
+    if windowed:
+        statement = statement.where(SalesOrder.ordered_at > bindparam("since", type_=UTCDateTime()))
+    return statement.order_by(SalesOrder.customer_id, SalesOrder.ordered_at, SalesOrder.id)
+
+
+def _spend_returns_statement(dialect: str, *, windowed: bool) -> AnySelect:
+    statement = (
+        select(
+            SalesOrder.customer_id,
+            SalesReturn.amount_minor,
+            SalesOrder.ordered_at,
+            SalesOrder.id,
+            SalesOrder.currency,
+        )
+        .join(SalesOrder, SalesOrder.id == SalesReturn.order_id)
+        .where(
+            one_of_param(dialect, SalesOrder.customer_id, "customers"),
+            SalesOrder.currency == bindparam("currency"),
+        )
+    )
+    if windowed:
+        statement = statement.where(SalesOrder.ordered_at > bindparam("since", type_=UTCDateTime()))
+    return statement.order_by(SalesOrder.customer_id, SalesOrder.ordered_at, SalesReturn.id)
+
+
+# One statement of each kind per process (`run_built` keeps them by these objects).
+_SPEND_ORDERS = {w: partial(_spend_orders_statement, windowed=w) for w in (False, True)}
+_SPEND_RETURNS = {w: partial(_spend_returns_statement, windowed=w) for w in (False, True)}
 
 
 def _spend_activity(
-    session: Session, ladder: TierLadder, customer_id: int, since: datetime | None
-) -> list[Activity]:
-    orders = select(
-        SalesOrder.id, SalesOrder.total_minor, SalesOrder.ordered_at, SalesOrder.currency
-    ).where(SalesOrder.customer_id == customer_id, SalesOrder.currency == ladder.currency)
-    if since is not None:
-        orders = orders.where(SalesOrder.ordered_at > since)
-    activity = [
-        Activity(ActivityKind.SPEND, int(total), at, f"order:{order_id}", False, currency)
-        for order_id, total, at, currency in session.execute(orders).all()
-    ]
-    returns = (
-        select(SalesReturn.amount_minor, SalesOrder.ordered_at, SalesOrder.id, SalesOrder.currency)
-        .join(SalesOrder, SalesOrder.id == SalesReturn.order_id)
-        .where(SalesOrder.customer_id == customer_id, SalesOrder.currency == ladder.currency)
-    )
-    if since is not None:
-        returns = returns.where(SalesOrder.ordered_at > since)
-    activity += [
-        Activity(ActivityKind.REFUND, int(amount), at, f"order:{order_id}", False, currency)
-        for amount, at, order_id, currency in session.execute(returns).all()
-    ]
+    session: Session, ladder: TierLadder, customer_ids: list[int], since: datetime | None
+) -> dict[int, list[Activity]]:
+    """Orders in the ladder's currency, then their returns, of these members (two queries
+    for all of them, not two per member), per member."""
+    params: dict[str, Any] = {
+        "customers": sorted(set(customer_ids)),
+        "currency": ladder.currency,
+    }
+    windowed = since is not None
+    if windowed:
+        params["since"] = since
+    activity: dict[int, list[Activity]] = {customer: [] for customer in customer_ids}
+    for customer, order_id, total, at, currency in run_built(
+        session, _SPEND_ORDERS[windowed], params
+    ):
+        activity.setdefault(int(customer), []).append(
+            Activity(ActivityKind.SPEND, int(total), at, f"order:{order_id}", False, currency)
+        )
+    for customer, amount, at, order_id, currency in run_built(
+        session, _SPEND_RETURNS[windowed], params
+    ):
+        activity.setdefault(int(customer), []).append(
+            Activity(ActivityKind.REFUND, int(amount), at, f"order:{order_id}", False, currency)
+        )
     return activity
 
 
