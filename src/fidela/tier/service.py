@@ -259,12 +259,8 @@ def _points_activity_statement(dialect: str, *, windowed: bool) -> AnySelect:
     return statement
 
 
-def _all_activity_statement(dialect: str) -> AnySelect:
-    return _points_activity_statement(dialect, windowed=False)
-
-
-def _window_activity_statement(dialect: str) -> AnySelect:
-    return _points_activity_statement(dialect, windowed=True)
+# One statement of each kind per process (`run_built` keeps them by these objects).
+_POINTS_ACTIVITY = {w: partial(_points_activity_statement, windowed=w) for w in (False, True)}
 
 
 def _points_activity(
@@ -278,10 +274,10 @@ def _points_activity(
     # Built and compiled once (as `_lock_standings`): the earning path asks for the
     # activity of every member whose tier may move.
     params: dict[str, Any] = {"programme": programme_code, "customers": sorted(set(customer_ids))}
-    if since is None:
-        rows = run_built(session, _all_activity_statement, params)
-    else:
-        rows = run_built(session, _window_activity_statement, params | {"since": since})
+    windowed = since is not None
+    if windowed:
+        params["since"] = since
+    rows = run_built(session, _POINTS_ACTIVITY[windowed], params)
     activity: dict[int, list[Activity]] = {customer: [] for customer in customer_ids}
     for customer, kind, points, at, ref, earned_at, state, activates_at in rows:
         pending = state == LotState.PENDING.value and (activates_at is None or activates_at > now)
@@ -355,7 +351,7 @@ def _spend_returns_statement(dialect: str, *, windowed: bool) -> AnySelect:
     return statement.order_by(SalesOrder.customer_id, SalesOrder.ordered_at, SalesReturn.id)
 
 
-# One statement of each kind per process (`run_built` keeps them by these objects).
+# As `_POINTS_ACTIVITY`.
 _SPEND_ORDERS = {w: partial(_spend_orders_statement, windowed=w) for w in (False, True)}
 _SPEND_RETURNS = {w: partial(_spend_returns_statement, windowed=w) for w in (False, True)}
 
