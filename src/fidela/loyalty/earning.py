@@ -678,52 +678,74 @@ def _flush_wave(
     return True
 
 
+@dataclass(frozen=True)
+class _Booked:
+    """An event that does more than earn (a points payment, an activation, activity to
+    keep): booked on its own, after the plain events of its wave."""
+
+    index: int
+    event: DispatchedEvent
+    paying: bool
+
+
 @dataclass
 class _Waves:
-    """The plain events of one programme waiting to be booked, in waves: a member's first
-    pending event goes in wave 0, their second in wave 1, and so on, so each wave holds a
-    member at most once and a member's later orders see what the earlier ones did.
+    """The events of one programme waiting to be booked, in waves: a member's first pending
+    event goes in wave 0, their second in wave 1, and so on, so each wave holds a member at
+    most once and a member's later events see what the earlier ones did. In a wave, the
+    plain events are evaluated together and written set-based, then the others are booked
+    one by one: only the member's own earlier events bear on them, and those are booked.
 
     Events of different members are independent, except through a rule budget, which all
     members draw from in order: with one (``in_order``), a wave is cut at its first repeated
-    member instead, so that budgets are granted in the order of the events."""
+    member instead, so that budgets are granted in the order of the events, and an event
+    that does more than earn is booked after all that came before it."""
 
     in_order: bool
     fresh: _Locked | None
-    waves: list[list[_Planned]] = field(default_factory=list)
+    waves: list[list[_Planned | _Booked]] = field(default_factory=list)
     pending: dict[int, int] = field(default_factory=dict)  # member -> events waiting
 
-    def cuts_before(self, planned: _Planned) -> bool:
-        """Whether the waves waiting must be booked before ``planned`` joins them."""
-        return self.in_order and planned.subject.customer_id in self.pending
+    def cuts_before(self, customer_id: int) -> bool:
+        """Whether the waves waiting must be booked before an event of this member joins."""
+        return self.in_order and customer_id in self.pending
 
-    def add(self, planned: _Planned) -> None:
-        customer = planned.subject.customer_id
-        depth = self.pending.get(customer, 0)
+    def add(self, customer_id: int, item: _Planned | _Booked) -> None:
+        depth = self.pending.get(customer_id, 0)
         if depth == len(self.waves):
             self.waves.append([])
-        self.waves[depth].append(planned)
-        self.pending[customer] = depth + 1
+        self.waves[depth].append(item)
+        self.pending[customer_id] = depth + 1
 
-    def flush(self, session: Session, programme: Programme, effects: list[dict[str, Any]]) -> None:
-        """Book every wave in turn (``_WaveFailed``: the first event of a wave that failed)."""
+    def flush(
+        self, session: Session, programme: Programme, effects: list[dict[str, Any]]
+    ) -> dict[int, DomainError]:
+        """Book every wave in turn; the events that failed, by index. A plain wave that
+        fails is reported by its first event, and the waves after it are left: the
+        ingestion replays the batch without the events reported."""
         waves, self.waves, self.pending = self.waves, [], {}
+        failed: dict[int, DomainError] = {}
         for wave in waves:
+            plain = [item for item in wave if isinstance(item, _Planned)]
             try:
-                if _flush_wave(session, programme, wave, effects, self.fresh):
+                if _flush_wave(session, programme, plain, effects, self.fresh):
                     self.fresh = None  # what was read under the locks is stale now
             except DomainError as error:
-                raise _WaveFailed(wave[0].index, error) from error
-
-
-class _WaveFailed(Exception):
-    """A wave could not be booked: its first event is the one reported (and replayed
-    without)."""
-
-    def __init__(self, index: int, error: DomainError) -> None:
-        super().__init__(index, error)
-        self.index = index
-        self.error = error
+                failed[plain[0].index] = error
+                return failed
+            for item in wave:
+                if not isinstance(item, _Booked):
+                    continue
+                self.fresh = None
+                try:
+                    outcome = _for_programme(session, programme, item.event, item.paying)
+                except DomainError as error:
+                    # What was written for it is rolled back with the batch's savepoint.
+                    failed[item.index] = error
+                    continue
+                if outcome:
+                    effects[item.index][programme.code] = outcome
+        return failed
 
 
 def earn_on_events(
@@ -733,9 +755,12 @@ def earn_on_events(
 
     Events that only earn go in *waves* (each member at most once per wave, a member's waves
     in the order of their events, so their second order sees the first one's counters and
-    tier; see ``_Waves``): each wave is evaluated in Python and written set-based. Anything
-    else (a points payment, an activation, activity) books the waves waiting and is booked on
-    its own, so every event sees what the events before it did, as if ingested one by one.
+    tier; see ``_Waves``): each wave is evaluated in Python and written set-based. An event
+    that does more (a points payment, an activation, activity) joins its member's place in
+    the waves too and is booked on its own after its wave's plain events. So every event sees
+    what its member's events before it did, as if ingested one by one, and a batch books in
+    as many waves as its busiest member has events (a points payment used to book every
+    wave waiting first, which cut a batch into nearly one wave per event).
     """
     programmes = programmes_in_force(session)
     if not programmes:
@@ -771,31 +796,36 @@ def earn_on_events(
             )
             if not _concerns(programme, event, paying):
                 continue
+            customer_id = event.customer_id
             try:
                 if _is_plain(programme, event, paying):
                     planned = _plan(programme, index, event)
-                    if planned is not None:
-                        if waves.cuts_before(planned):
-                            waves.flush(session, programme, effects)
-                        waves.add(planned)
+                    if planned is None:
+                        continue
+                    item: _Planned | _Booked = planned
+                elif customer_id is not None and not waves.in_order:
+                    # It waits for the member's own earlier events only, not for everyone's.
+                    item = _Booked(index, event, paying)
+                else:
+                    if customer_id is not None:  # a rule budget: after all that came before
+                        failed |= waves.flush(session, programme, effects)
+                        waves.fresh = None
+                    # Without a member nothing is read or written for it (a points payment
+                    # is refused): no wave needs booking first.
+                    outcome = _for_programme(session, programme, event, paying)
+                    if outcome:
+                        effects[index][programme.code] = outcome
                     continue
-                waves.flush(session, programme, effects)
-                waves.fresh = None
-                outcome = _for_programme(session, programme, event, paying)
-            except _WaveFailed as wave_failed:
-                failed[wave_failed.index] = wave_failed.error
-                continue
             except DomainError as error:
                 # The ingestion replays the batch without this event: what was written for
                 # it is rolled back with the batch's savepoint.
                 failed[index] = error
                 continue
-            if outcome:
-                effects[index][programme.code] = outcome
-        try:
-            waves.flush(session, programme, effects)
-        except _WaveFailed as wave_failed:
-            failed[wave_failed.index] = wave_failed.error
+            assert customer_id is not None  # noqa: S101 - plain and booked events have one
+            if waves.cuts_before(customer_id):
+                failed |= waves.flush(session, programme, effects)
+            waves.add(customer_id, item)
+        failed |= waves.flush(session, programme, effects)
     return [failed.get(n) or (effects[n] or None) for n in range(len(events))]
 
 
