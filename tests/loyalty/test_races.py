@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from fidela.ledger import service as ledger
 from fidela.ledger.models import LedgerAccount
 from fidela.platform.db import Database
+from fidela.tier.models import TierMembership
 from tests.conftest import T0
 from tests.event.builders import order
 from tests.loyalty.setup import LADDER, create, ingest
@@ -68,3 +69,48 @@ def test_concurrent_batches_naming_the_same_members_in_different_orders_all_comm
         total = session.execute(select(func.sum(LedgerAccount.available))).scalar_one()
     # Each of the 6 x 80 orders of 10 EUR earns 10 points, on top of the first orders'.
     assert total == first + 6 * 2 * MEMBERS * 10
+
+
+def test_concurrent_batches_enrolling_the_same_new_members_all_commit_and_count_once(
+    committed_database: Database,
+) -> None:
+    """The members are known customers with no account nor tier yet: each batch would
+    enrol them. The first to commit must enrol them; the others must wait for it and then
+    book on what it wrote (one account, one membership each, the Gold multiplier of a member
+    the first batch upgraded), not fail on the membership it inserted, nor miss its points."""
+    database = committed_database
+    emails = [f"n{n}@example.com" for n in range(MEMBERS)]
+    # Known before the programme exists: customers, but no account or membership.
+    ingest(
+        database,
+        T0,
+        *(order(f"BEFORE-{n}", T0, customer={"email": e}) for n, e in enumerate(emails)),
+    )
+    create(database, T0, ladder=LADDER)  # Gold from 500 points, earning double
+    batches = [
+        [
+            order(f"N{b}-{n}", T0, customer={"email": e}, lines=[("P", 1, 30000)])
+            for n, e in enumerate(random.Random(b).sample(emails, k=MEMBERS))
+        ]
+        for b in range(4)
+    ]
+    start = threading.Barrier(len(batches))
+
+    def run(events: list[dict[str, Any]]) -> list[str]:
+        start.wait(timeout=30)
+        return [item.status for item in ingest(database, T0, *events)]
+
+    with ThreadPoolExecutor(max_workers=len(batches)) as pool:
+        statuses = list(pool.map(run, batches))
+    assert all(s == "accepted" for batch in statuses for s in batch)
+    with database.read() as session:
+        assert ledger.verify(session) == []
+        accounts = session.execute(select(LedgerAccount.customer_id, LedgerAccount.available)).all()
+        memberships = session.execute(
+            select(TierMembership.customer_id, TierMembership.tier_code)
+        ).all()
+    assert len(accounts) == len(memberships) == MEMBERS
+    assert {tier for _, tier in memberships} == {"gold"}
+    # In whatever order the batches commit: 300 points as a Member, 300 more (Gold from 500,
+    # reached with this one), then 600 and 600 at Gold's double rate.
+    assert {available for _, available in accounts} == {300 + 300 + 600 + 600}

@@ -194,6 +194,21 @@ def lock_profiles(
     }
 
 
+def hold_profiles(session: Session, ids: Iterable[int]) -> None:
+    """Lock profile rows in primary-key order, ``FOR NO KEY UPDATE``: it queues behind any
+    other writer of those rows and leaves the key-share locks of inserts that reference them
+    alone. SQLite serialises every writer already."""
+    wanted = sorted(set(ids))
+    if not wanted or session.get_bind().dialect.name != "postgresql":
+        return
+    session.connection().execute(
+        select(_CUSTOMER.c.id)
+        .where(one_of(session, _CUSTOMER.c.id, wanted))
+        .order_by(_CUSTOMER.c.id)
+        .with_for_update(key_share=True)
+    )
+
+
 def update_profiles(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Write profile columns by id, one statement (rows with the same keys)."""
     update_rows(session, _CUSTOMER, rows)

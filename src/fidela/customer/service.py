@@ -227,6 +227,14 @@ def active_customer(session: Session, customer_id: int, *, lock: bool = False) -
     return customer
 
 
+def hold_for_enrolment(session: Session, customer_ids: Sequence[int]) -> None:
+    """Hold the profiles of people about to be enrolled somewhere (a ledger account, a tier
+    standing created on their first earning) until this transaction ends: two transactions
+    enrolling the same person then queue, and the second reads what the first created
+    instead of creating it again from reads that missed it."""
+    repository.hold_profiles(session, customer_ids)
+
+
 def update_customer(
     session: Session,
     *,

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from fidela.customer import service as customers
 from fidela.ledger.models import LedgerAccount, LedgerEntry, LedgerLot
 from fidela.ledger.rules import Account, Bucket, ExpirySchedule, Hold, post_earn
 from fidela.ledger.service import (
@@ -258,7 +259,18 @@ def lock_accounts(
     this, two concurrent batches could lock the same accounts in different orders, one wave
     at a time, and deadlock. Taking every lock up front in one global order makes concurrent
     batches queue instead. Accounts that do not exist yet are created later in the batch.
+
+    Members without an account yet are held on their profile row, after the accounts (the
+    same global order): two batches enrolling the same new member would otherwise both read
+    them as unknown (no tier, no counters), and the second would book from those stale
+    reads, or fail on the tier standing the first created. Now the second waits for the
+    first to commit and then reads what it wrote.
     """
     if not customer_ids:
         return []
-    return _lock_balances(session, programme, sorted(set(customer_ids)))
+    wanted = sorted(set(customer_ids))
+    locked = _lock_balances(session, programme, wanted)
+    if len(locked) < len(wanted):
+        have = {int(row.customer_id) for row in locked}
+        customers.hold_for_enrolment(session, [c for c in wanted if c not in have])
+    return locked
