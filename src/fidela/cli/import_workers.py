@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from fidela.cli import context
+from fidela.cli.import_chunks import ChunkSpreader
 from fidela.imports.service import ImportReport
 from fidela.platform.db import Database
 
@@ -85,7 +86,8 @@ class ImportFailed(RuntimeError):
 class Workers:
     """``jobs`` forked workers fed by partition; start before any thread or connection."""
 
-    def __init__(self, process: Process, jobs: int) -> None:
+    def __init__(self, process: Process, jobs: int, *, depth: int | None = None) -> None:
+        self._depth = depth  # at most this many units of a key per chunk (ChunkSpreader)
         forking = multiprocessing.get_context("fork")
         self._inboxes = [forking.Queue(QUEUE_DEPTH) for _ in range(jobs)]
         self._outbox = forking.Queue()
@@ -102,21 +104,20 @@ class Workers:
     ) -> None:
         """Deal the units of ``chunks`` to the workers by key and add their reports to
         ``total`` once all committed; ``advance`` is told the units of every chunk committed."""
-        buffers: list[Units] = [[] for _ in self._inboxes]
+        spreaders = [ChunkSpreader(CHUNK_ROWS, self._depth) for _ in self._inboxes]
         failed = True
         try:
             for chunk in chunks:
                 for key, unit in chunk:
                     n = partition_of(key, len(self._inboxes))
-                    buffers[n].append(unit)
-                    if len(buffers[n]) >= CHUNK_ROWS:
-                        self._send(n, buffers[n], total, advance)
-                        buffers[n] = []
-            for n, rest in enumerate(buffers):
-                if rest:
-                    self._send(n, rest, total, advance)
-            for inbox in self._inboxes:
-                inbox.put(None)
+                    spreaders[n].add(key, unit)
+                    for units in spreaders[n].ready():
+                        self._send(n, units, total, advance)
+            for n, spreader in enumerate(spreaders):
+                for units in spreader.rest():
+                    self._send(n, units, total, advance)
+            for n in range(len(self._inboxes)):
+                self._put(n, None, total, advance)  # the end of the units
             while self._pending:
                 self._receive(total, advance, wait=True)
             failed = False
@@ -126,13 +127,21 @@ class Workers:
     def _send(
         self, n: int, chunk: Units, total: ImportReport, advance: Callable[[int], None]
     ) -> None:
+        self._put(n, chunk, total, advance)
+        self._pending += 1
+
+    def _put(
+        self, n: int, message: Units | None, total: ImportReport, advance: Callable[[int], None]
+    ) -> None:
+        """Queue ``message`` for worker ``n``, taking answers while its inbox is full: a
+        worker that failed meanwhile stops the import instead of leaving this put waiting."""
         while True:
             self._receive(total, advance, wait=False)
             try:
-                self._inboxes[n].put(chunk, timeout=0.2)
+                self._inboxes[n].put(message, timeout=0.2)
             except queue.Full:
+                self._check_alive()
                 continue
-            self._pending += 1
             return
 
     def _receive(self, total: ImportReport, advance: Callable[[int], None], *, wait: bool) -> None:

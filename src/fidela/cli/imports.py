@@ -17,7 +17,16 @@ from sqlalchemy.orm import Session
 
 from fidela.cli import context
 from fidela.cli.files import count_rows, read_rows, rows_only
-from fidela.cli.import_workers import ImportFailed, Keyed, Process, Units, Workers, apply_units
+from fidela.cli.import_chunks import SPREAD_DEPTH, ChunkSpreader
+from fidela.cli.import_workers import (
+    CHUNK_ROWS,
+    ImportFailed,
+    Keyed,
+    Process,
+    Units,
+    Workers,
+    apply_units,
+)
 from fidela.cli.output import JsonOption, console, emit, failures_exit_1
 from fidela.event.service import IngestContext
 from fidela.imports import service
@@ -73,6 +82,9 @@ class Plan:
 
     prepare: Callable[[Chunk, ImportReport], Keyed]
     process: Process
+    # At most this many units of one key (customer) per transaction (see import_chunks);
+    # None: the units in the file's order.
+    depth: int | None = None
 
 
 def _run(
@@ -97,7 +109,7 @@ def _run(
                 "SQLite takes one writer at a time: import with one process", param_hint="--jobs"
             )
         # Forked now: before the progress bar starts its thread.
-        workers = Workers(plan.process, jobs)
+        workers = Workers(plan.process, jobs, depth=plan.depth)
     prepared = (plan.prepare(chunk, total) for chunk in chunks)
     schedule = RefreshSchedule()
 
@@ -105,6 +117,12 @@ def _run(
         progress.update(task, advance=rows)
         if schedule.due_after(rows):
             database.refresh_statistics()
+
+    def write(units: Units) -> None:
+        # One transaction per chunk, run again whole if PostgreSQL breaks a deadlock with a
+        # concurrent writer: every row kind imports idempotently.
+        total.add(database.write_retrying(functools.partial(apply_units, plan.process, units)))
+        committed(len(units))
 
     progress = Progress(
         "[progress.description]{task.description}",
@@ -130,14 +148,14 @@ def _run(
                     total.add(plan.process(session, [unit for _, unit in keyed]))
                     progress.update(task, advance=len(keyed))
         else:
+            spreader = ChunkSpreader(CHUNK_ROWS, plan.depth)
             for keyed in prepared:
-                # One transaction per chunk, run again whole if PostgreSQL breaks a deadlock
-                # with a concurrent writer: every row kind imports idempotently.
-                units = [unit for _, unit in keyed]
-                total.add(
-                    database.write_retrying(functools.partial(apply_units, plan.process, units))
-                )
-                committed(len(keyed))
+                for key, unit in keyed:
+                    spreader.add(key, unit)
+                for units in spreader.ready():
+                    write(units)
+            for units in spreader.rest():
+                write(units)
         total.problems.sort(key=lambda problem: problem.row)
     if not dry_run:
         # What comes next (the server's cached plans, the next import) plans against the
@@ -226,6 +244,7 @@ def _events_plan(
     source: str,
     convert: Callable[[dict[str, Any]], list[dict[str, Any]]],
     key: Callable[[dict[str, Any]], str | None],
+    depth: int | None = None,
 ) -> Plan:
     """Rows converted to events here; the events ingested by ``process``."""
     wiring = build_wiring(context.settings())
@@ -244,7 +263,7 @@ def _events_plan(
         ingest = IngestContext(wiring.subscribers, wiring.policy, utc_now(), f"import:{source}")
         return service.import_events(session, events_by_row=units, context=ingest)
 
-    return Plan(prepare, process)
+    return Plan(prepare, process, depth)
 
 
 @app.command("orders")
@@ -275,7 +294,8 @@ def import_orders(
         "orders",
         file,
         read_rows(file),
-        _events_plan(source, convert, _customer_of(columns)),
+        # A customer's orders spread over several transactions: fewer waves of earning.
+        _events_plan(source, convert, _customer_of(columns), SPREAD_DEPTH),
         dry_run=dry_run,
         errors=errors,
         quiet=quiet,
