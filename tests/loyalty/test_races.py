@@ -27,6 +27,18 @@ def _postgresql_only(committed_database: Database) -> None:
         pytest.skip("row-lock races need PostgreSQL (SQLite serialises writers at BEGIN)")
 
 
+def _all_at_once(database: Database, batches: list[list[dict[str, Any]]]) -> list[list[str]]:
+    """Each batch ingested by its own thread, all released at once; their items' statuses."""
+    start = threading.Barrier(len(batches))
+
+    def run(events: list[dict[str, Any]]) -> list[str]:
+        start.wait(timeout=30)
+        return [item.status for item in ingest(database, T0, *events)]
+
+    with ThreadPoolExecutor(max_workers=len(batches)) as pool:
+        return list(pool.map(run, batches))
+
+
 def test_concurrent_batches_naming_the_same_members_in_different_orders_all_commit(
     committed_database: Database,
 ) -> None:
@@ -55,15 +67,7 @@ def test_concurrent_batches_naming_the_same_members_in_different_orders_all_comm
                 for n, e in enumerate(shuffled)
             ]
         )
-    start = threading.Barrier(len(batches))
-
-    def run(events: list[dict[str, Any]]) -> list[str]:
-        start.wait(timeout=30)
-        return [item.status for item in ingest(database, T0, *events)]
-
-    with ThreadPoolExecutor(max_workers=len(batches)) as pool:
-        statuses = list(pool.map(run, batches))
-    assert all(s == "accepted" for batch in statuses for s in batch)
+    assert _all_at_once(database, batches) == [["accepted"] * len(b) for b in batches]
     with database.read() as session:
         assert ledger.verify(session) == []
         total = session.execute(select(func.sum(LedgerAccount.available))).scalar_one()
@@ -94,15 +98,7 @@ def test_concurrent_batches_enrolling_the_same_new_members_all_commit_and_count_
         ]
         for b in range(4)
     ]
-    start = threading.Barrier(len(batches))
-
-    def run(events: list[dict[str, Any]]) -> list[str]:
-        start.wait(timeout=30)
-        return [item.status for item in ingest(database, T0, *events)]
-
-    with ThreadPoolExecutor(max_workers=len(batches)) as pool:
-        statuses = list(pool.map(run, batches))
-    assert all(s == "accepted" for batch in statuses for s in batch)
+    assert _all_at_once(database, batches) == [["accepted"] * len(b) for b in batches]
     with database.read() as session:
         assert ledger.verify(session) == []
         accounts = session.execute(select(LedgerAccount.customer_id, LedgerAccount.available)).all()
