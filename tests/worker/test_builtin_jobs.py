@@ -6,6 +6,9 @@ from sqlalchemy import func, select
 
 from fidela.commerce.models import SalesOrder
 from fidela.event.models import Event
+from fidela.ledger import service as ledger
+from fidela.ledger.models import LedgerEntry
+from fidela.loyalty.models import LoyaltyEarning
 from fidela.platform.db import Database
 from fidela.platform.settings import Settings
 from fidela.worker.registry import build_registry
@@ -13,6 +16,7 @@ from fidela.worker.runner import Worker
 from tests.conftest import Clock
 from tests.customer.fixtures import ingest
 from tests.event.builders import order, simple
+from tests.loyalty.setup import create
 
 
 def test_event_retention_deletes_old_raw_events_but_keeps_orders(
@@ -46,3 +50,24 @@ def test_every_periodic_job_has_a_handler_and_runs_cleanly(
     assert stats.done == len(registry.periodic)
     with database.read() as session:
         assert session.execute(select(func.count()).select_from(Event)).scalar_one() == 0
+
+
+def test_event_retention_deletes_events_that_earned_points_and_keeps_the_ledger(
+    database: Database, clock: Clock
+) -> None:
+    """Raw events that earned points (ledger entries and an earning name them) go when
+    their retention ends like any other; the points, the entries and the order stay."""
+    create(database, clock())
+    with database.write() as session:
+        ingest(session, order("OLD-1", clock(), customer={"email": "r@example.com"}), clock())
+    clock.now += timedelta(days=31)
+    registry = build_registry(Settings(event_retention_days=30))
+    stats = Worker(database=database, registry=registry, clock=clock).run_until_idle()
+    assert stats.dead == 0
+    with database.read() as session:
+        assert session.execute(select(func.count()).select_from(Event)).scalar_one() == 0
+        entries = session.execute(select(LedgerEntry.points)).scalars().all()
+        assert entries == [50]
+        assert ledger.verify(session) == []
+        earned = session.execute(select(LoyaltyEarning.points)).scalars().all()
+        assert earned == [50]

@@ -42,6 +42,8 @@ class SalesOrder(Base):
         UniqueConstraint("source", "external_id"),
         Index("ix_sales_order_customer_id_ordered_at", "customer_id", "ordered_at"),
         Index("ix_sales_order_ordered_at", "ordered_at"),
+        # The retention job deletes raw events: the orders naming them are found here.
+        Index("ix_sales_order_event_id", "event_id"),
     )
 
 
@@ -86,4 +88,5 @@ class SalesReturn(Base):
     __table_args__ = (
         UniqueConstraint("source", "external_id"),
         Index("ix_sales_return_order_id", "order_id"),
+        Index("ix_sales_return_event_id", "event_id"),
     )

@@ -91,7 +91,9 @@ class LedgerEntry(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     lot_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("ledger_lot.id"), nullable=True)
     rule: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    event_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("event.id"), nullable=True)
+    event_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("event.id", ondelete="SET NULL"), nullable=True
+    )
     reference: Mapped[str | None] = mapped_column(String(200), nullable=True)
     actor: Mapped[str | None] = mapped_column(String(200), nullable=True)
     key: Mapped[str | None] = mapped_column(String(255), nullable=True)

@@ -113,4 +113,5 @@ class LoyaltyEarning(Base):
     __table_args__ = (
         UniqueConstraint("programme_id", "order_id"),
         Index("ix_loyalty_earning_customer_id", "customer_id"),
+        Index("ix_loyalty_earning_event_id", "event_id"),
     )

@@ -159,7 +159,10 @@ class CharityPledgeRecord(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     pledge_id: Mapped[int] = mapped_column(BigId, ForeignKey("charity_pledge.id"))
     charity_id: Mapped[int] = mapped_column(BigId, ForeignKey("charity.id"))
-    event_id: Mapped[int] = mapped_column(BigId, ForeignKey("event.id"))
+    # NULL once the raw event is purged (retention); the record and its cost stay.
+    event_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("event.id", ondelete="SET NULL"), nullable=True
+    )
     customer_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("customer.id"), nullable=True)
     units: Mapped[int] = mapped_column(BigInteger)
     cost_minor: Mapped[int] = mapped_column(BigInteger)
@@ -169,4 +172,5 @@ class CharityPledgeRecord(Base):
     __table_args__ = (
         UniqueConstraint("pledge_id", "event_id"),
         Index("ix_charity_pledge_record_charity_id", "charity_id"),
+        Index("ix_charity_pledge_record_event_id", "event_id"),
     )

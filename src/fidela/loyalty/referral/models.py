@@ -59,7 +59,7 @@ class Referral(Base):
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     completion_event_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("event.id"), nullable=True
+        BigId, ForeignKey("event.id", ondelete="SET NULL"), nullable=True
     )
     referrer_points: Mapped[int] = mapped_column(BigInteger, default=0)
     referee_points: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -71,4 +71,6 @@ class Referral(Base):
         Index("ix_referral_referrer_id_completed_at", "referrer_id", "completed_at"),
         Index("ix_referral_source_completed_at", "source", "completed_at"),
         Index("ix_referral_status", "status"),
+        # The retention job deletes raw events: the completions naming them are found here.
+        Index("ix_referral_completion_event_id", "completion_event_id"),
     )
