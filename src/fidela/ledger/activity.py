@@ -51,8 +51,8 @@ def activate_ref(
     locked = _lock(session, account.id)
     held = [
         lot
-        for lot in repository.live_lots(session, account_id=account.id)
-        if lot.ref == ref and released_by(lot, event, unnamed=unnamed, now=now)
+        for lot in repository.live_lots(session, account_id=account.id, ref=ref)
+        if released_by(lot, event, unnamed=unnamed, now=now)
     ]
     if not held:
         return 0

@@ -194,13 +194,17 @@ def expiry_candidates(session: Session, *, account_id: int, now: datetime) -> li
     )
 
 
-def live_lots(session: Session, *, account_id: int) -> list[Lot]:
-    """Lots holding points or still pending: everything a balance can depend on."""
-    return _lots(
-        session,
+def live_lots(session: Session, *, account_id: int, ref: str | None = None) -> list[Lot]:
+    """Lots holding points or still pending: everything a balance can depend on; with
+    ``ref``, only those of that reference (read through the (account_id, ref) index rather
+    than every lot of the account)."""
+    conditions = [
         LedgerLot.account_id == account_id,
         or_(LedgerLot.remaining > 0, LedgerLot.state == LotState.PENDING.value),
-    )
+    ]
+    if ref is not None:
+        conditions.append(LedgerLot.ref == ref)
+    return _lots(session, *conditions)
 
 
 def lots_by_id(session: Session, *, account_id: int, ids: Iterable[int]) -> list[Lot]:
