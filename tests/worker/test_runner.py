@@ -228,3 +228,30 @@ def test_concurrent_workers_never_deliver_a_message_twice(
     assert len(seen) == total
     assert len(set(seen)) == total
     assert counts(committed_database)["done"] == total
+
+
+def test_a_claim_takes_lapsed_leases_first_then_due_messages_oldest_first_up_to_its_limit(
+    database: Database, clock: Clock
+) -> None:
+    for key in ("old", "older"):
+        enqueue(database, clock, key)
+    with database.write() as session:  # a worker leases both, then dies
+        outbox.claim_messages(
+            session, worker_id="crashed", now=clock(), lease=timedelta(minutes=1), limit=10
+        )
+    for key in ("first", "second", "third"):
+        clock.now += timedelta(seconds=10)
+        enqueue(database, clock, key)
+    clock.now += timedelta(minutes=2)  # the leases lapsed; the three new ones are due
+    with database.write() as session:
+        taken = outbox.claim_messages(
+            session, worker_id="w", now=clock(), lease=timedelta(minutes=1), limit=4
+        )
+        keys = [message.key for message in taken]
+    assert sorted(keys[:2]) == ["old", "older"]
+    assert keys[2:] == ["first", "second"]
+    with database.write() as session:
+        rest = outbox.claim_messages(
+            session, worker_id="w", now=clock(), lease=timedelta(minutes=1), limit=4
+        )
+        assert [message.key for message in rest] == ["third"]
