@@ -8,14 +8,15 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from fidela.customer.models import Customer
 from fidela.ledger import service as ledger
 from fidela.ledger.models import LedgerAccount
 from fidela.platform.db import Database
 from fidela.tier.models import TierMembership
 from tests.conftest import T0
-from tests.event.builders import order
+from tests.event.builders import order, simple
 from tests.loyalty.setup import LADDER, create, ingest
 
 MEMBERS = 40
@@ -110,3 +111,35 @@ def test_concurrent_batches_enrolling_the_same_new_members_all_commit_and_count_
     # In whatever order the batches commit: 300 points as a Member, 300 more (Gold from 500,
     # reached with this one), then 600 and 600 at Gold's double rate.
     assert {available for _, available in accounts} == {300 + 300 + 600 + 600}
+
+
+def test_events_a_programme_has_nothing_to_do_with_wait_on_no_member(
+    committed_database: Database,
+) -> None:
+    """Members with no account are held on their profile row before earning; a visitor
+    whose page views no rule rewards is no member to enrol, and must not wait for a
+    transaction holding their profile (an edit, a merge)."""
+    database = committed_database
+    # A customer from before the programme existed: no account.
+    ingest(database, T0, order("BEFORE", T0, customer={"email": "visitor@example.com"}))
+    create(database, T0, ladder=LADDER)
+    with database.read() as session:
+        (visitor,) = session.execute(select(Customer.id)).scalars()
+    done = threading.Event()
+
+    statuses: list[str] = []
+
+    def view() -> None:
+        page = simple("page.viewed", "V-1", T0, {"email": "visitor@example.com"}, url="/shoes")
+        statuses.extend(item.status for item in ingest(database, T0, page))
+        done.set()
+
+    with database.write() as session:  # someone edits the visitor's profile meanwhile
+        session.execute(update(Customer).where(Customer.id == visitor).values(city="Lyon"))
+        viewer = threading.Thread(target=view, daemon=True)
+        viewer.start()
+        assert done.wait(timeout=20), "the page view waited for the profile's lock"
+    viewer.join(timeout=20)
+    assert statuses == ["accepted"]
+    with database.read() as session:
+        assert session.execute(select(func.count()).select_from(LedgerAccount)).scalar_one() == 0

@@ -767,8 +767,21 @@ def earn_on_events(
         return [None for _ in events]
     failed: dict[int, DomainError] = {}
     effects: list[dict[str, Any]] = [{} for _ in events]
-    members = sorted({e.customer_id for e in events if e.customer_id is not None})
     for programme in programmes:
+        # (index, event, whether it pays with points here) for the events this programme
+        # has anything to do with: only their members are locked (a member without an
+        # account is held on their profile row, a write: not for a page view's visitor).
+        concerned = [
+            (index, event, paying)
+            for index, event in enumerate(events)
+            if index not in failed
+            for paying in [
+                event.type == ORDER_COMPLETED
+                and _paying_programme(programmes, event) == programme.id
+            ]
+            if _concerns(programme, event, paying)
+        ]
+        members = sorted({e.customer_id for _, e, _ in concerned if e.customer_id is not None})
         # Every lock the waves below will take, taken now in one global order (accounts, then
         # memberships, then counters; primary-key order in each): see ledger.batch.lock_accounts.
         accounts = lock_accounts(session, programme=programme.code, customer_ids=members)
@@ -787,15 +800,7 @@ def earn_on_events(
             fresh=_Locked(accounts, memberships),
         )
 
-        for index, event in enumerate(events):
-            if index in failed:
-                continue
-            paying = (
-                event.type == ORDER_COMPLETED
-                and _paying_programme(programmes, event) == programme.id
-            )
-            if not _concerns(programme, event, paying):
-                continue
+        for index, event, paying in concerned:
             customer_id = event.customer_id
             try:
                 if _is_plain(programme, event, paying):
