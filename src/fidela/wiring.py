@@ -64,10 +64,12 @@ def customer_policy(settings: Settings) -> CustomerPolicy:
 def build_wiring(settings: Settings) -> Wiring:
     subscribers = SubscriberRegistry()
     subscribers.subscribe("order.completed", "order", batch=commerce.record_orders)
-    subscribers.subscribe("order.returned", "return", commerce.record_return)
+    subscribers.subscribe("order.returned", "return", batch=commerce.record_returns)
     # After "order" and "return": earning reads the recorded order, clawback the return.
     subscribers.subscribe("*", "loyalty", batch=loyalty_earning.earn_on_events)
-    subscribers.subscribe("order.returned", "loyalty_return", loyalty_returns.claw_back_on_return)
+    subscribers.subscribe(
+        "order.returned", "loyalty_return", batch=loyalty_returns.claw_back_on_returns
+    )
     # After "order": both read the order the commerce subscriber recorded.
     subscribers.subscribe("order.completed", "charity_pledges", batch=reward_charity.record_pledges)
     subscribers.subscribe("order.completed", "referral_purchase", batch=referrals.on_orders)

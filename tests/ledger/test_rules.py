@@ -556,6 +556,14 @@ def test_rounding_down_never_claws_back_more_than_the_share() -> None:
     assert points_to_claw_back(order, Returned(200), rounding=Rounding.HALF_UP) == 7
 
 
+def test_what_was_returned_before_a_return_leaves_out_its_amount_and_its_lines() -> None:
+    after = Returned(3500, {1: 2000, 2: 500})
+    assert after.before(500, {2: 500}) == Returned(3000, {1: 2000})
+    assert after.before(1000, {}) == Returned(2500, {1: 2000, 2: 500})
+    with pytest.raises(InvalidReturn):
+        after.before(600, {2: 600})
+
+
 def test_return_figures_out_of_range_are_refused() -> None:
     order = OrderEarning(amount_minor=100, points=10, lines=(LineEarning(1, 100, 5),))
     with pytest.raises(InvalidReturn):

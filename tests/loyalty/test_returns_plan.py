@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from fidela.loyalty.returns import earnings_of_order
+from fidela.loyalty.returns import earnings_of_orders
 from fidela.platform import driver
 from fidela.platform.db import Database
 from tests.conftest import T0
@@ -63,7 +63,9 @@ def test_an_orders_earnings_are_read_by_both_columns_of_their_index(database: Da
         )
         session.execute(text("ANALYZE loyalty_programme, sales_order, loyalty_earning"))
         (order_id,) = session.execute(text("SELECT max(id) FROM sales_order")).one()
-        compiled = earnings_of_order(order_id).compile(dialect=session.get_bind().dialect)
+        compiled = earnings_of_orders(session, [order_id - 7, order_id]).compile(
+            dialect=session.get_bind().dialect
+        )
         ((plan,),) = driver.run(session, f"EXPLAIN (FORMAT JSON) {compiled}", dict(compiled.params))
         scans = _scans((plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"])
     assert scans, plan

@@ -51,6 +51,36 @@ def test_partial_returns_claw_back_in_proportion_and_end_exactly(
     verified(database)
 
 
+def test_partial_returns_in_one_batch_each_claw_back_their_own_share(
+    database: Database, clock: Clock
+) -> None:
+    create(database, clock())
+    ingest(
+        database,
+        clock(),
+        order("T-1", clock(), customer=ANA, lines=[("P1", 3, 1001)]),
+        order("T-2", clock(), customer=ANA, lines=[("P1", 1, 2000)]),
+    )
+    ana = customer_of(database, "ana@example.com")
+    assert balance(database, ana, clock()).available == 50
+    items = ingest(
+        database,
+        clock(),
+        returned("R-1", "T-1", clock(), lines=[(1, 1)]),
+        returned("R-2", "T-2", clock(), amount_minor=500),
+        returned("R-3", "T-1", clock(), lines=[(1, 2)]),
+        returned("R-4", "T-2", clock(), amount_minor=1500),
+    )
+    clawed = [item.result.effects["loyalty_return"]["club"]["clawed_back"] for item in items]
+    # As if sent one by one: a third of T-1, a quarter of T-2, then the rest of each.
+    assert clawed == [10, 5, 20, 15]
+    assert balance(database, ana, clock()).available == 0
+    with database.read() as session:
+        earnings = session.execute(select(LoyaltyEarning).order_by(LoyaltyEarning.id)).scalars()
+        assert [earning.clawed_back for earning in earnings] == [30, 20]
+    verified(database)
+
+
 def test_returning_one_line_claws_back_that_lines_points(database: Database, clock: Clock) -> None:
     rules: dict[str, Any] = {
         "rules": [

@@ -9,30 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fidela.commerce.models import SalesOrder, SalesOrderLine, SalesReturn
-from fidela.platform.bulk import insert_with_children
+from fidela.platform.bulk import insert_rows, insert_with_children, select_matching, update_rows
 from fidela.platform.db import table_of
-
-
-def find_order(
-    session: Session, *, source: str, external_id: str, for_update: bool = False
-) -> SalesOrder | None:
-    query = select(SalesOrder).where(
-        SalesOrder.source == source, SalesOrder.external_id == external_id
-    )
-    if for_update:
-        query = query.with_for_update()
-    return session.execute(query).scalar_one_or_none()
-
-
-def order_lines(session: Session, order_id: int) -> Sequence[SalesOrderLine]:
-    return list(
-        session.execute(
-            select(SalesOrderLine)
-            .where(SalesOrderLine.order_id == order_id)
-            .order_by(SalesOrderLine.line_no)
-        ).scalars()
-    )
-
+from fidela.platform.id_lists import one_of
 
 _ORDER = table_of(SalesOrder)
 _LINE = table_of(SalesOrderLine)
@@ -52,7 +31,43 @@ def add_orders(
     return insert_with_children(session, _ORDER, orders, _LINE, rows, link="order_id")
 
 
-def add_return(session: Session, sales_return: SalesReturn) -> SalesReturn:
-    session.add(sales_return)
-    session.flush()
-    return sales_return
+_RETURN = table_of(SalesReturn)
+ORDER_KEY = ("source", "external_id")
+RETURNED_ORDER = ("id", "source", "external_id", "customer_id", "currency", "total_minor")
+RETURNED_LINE = ("id", "order_id", "line_no", "quantity", "amount_minor", "returned_quantity")
+
+
+def lock_orders(
+    session: Session, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """The orders named by (source, external id), locked for update (in id order, one
+    statement): the columns a return reads, and what was returned of each so far."""
+    columns = (*RETURNED_ORDER, "returned_minor")
+    rows = select_matching(session, _ORDER, ORDER_KEY, list(keys), columns, lock=True)
+    return {(row[1], row[2]): dict(zip(columns, row, strict=True)) for row in rows}
+
+
+def lines_of_orders(session: Session, order_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Every line of these orders (read under their orders' locks), in line order."""
+    columns = [_LINE.c[c] for c in (*RETURNED_LINE, "returned_minor")]
+    statement = (
+        select(*columns)
+        .where(one_of(session, _LINE.c.order_id, order_ids))
+        .order_by(_LINE.c.order_id, _LINE.c.line_no)
+    )
+    return [dict(row._mapping) for row in session.execute(statement)]
+
+
+def add_returns(
+    session: Session,
+    returns: Sequence[dict[str, Any]],
+    orders: Sequence[dict[str, Any]],
+    lines: Sequence[dict[str, Any]],
+) -> list[int]:
+    """Insert ``returns`` and set what the orders (``id``, ``returned_minor``, ``status``)
+    and lines (``id``, ``returned_quantity``, ``returned_minor``) they refund now stand at:
+    three statements whatever their number. The new return ids, in the order given."""
+    ids = [int(row[0]) for row in insert_rows(session, _RETURN, returns, returning=("id",))]
+    update_rows(session, _ORDER, orders)
+    update_rows(session, _LINE, lines)
+    return ids

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fidela.commerce import repository
-from fidela.commerce.models import SalesOrder, SalesReturn
+from fidela.commerce.models import SalesOrder
 from fidela.commerce.rules import (
     CurrencyDiffers,
     LineIn,
@@ -128,43 +129,140 @@ def record_orders(
     ]
 
 
-def record_return(session: Session, event: DispatchedEvent) -> dict[str, Any]:
-    """Store a return against its order (locked, so concurrent returns cannot over-refund)."""
-    data = (
-        event.payload
-        if isinstance(event.payload, OrderReturned)
-        else OrderReturned.model_validate(event.data)
+@dataclass
+class _Returning:
+    """An order as this batch's returns leave it so far: later returns of the same order in
+    the batch refund what is left after the earlier ones."""
+
+    row: dict[str, Any]
+    returned_minor: int
+    lines: dict[int, OrderLineState]
+    line_ids: dict[int, int]
+    changed_lines: set[int] = field(default_factory=set)
+
+
+def _returned(event: DispatchedEvent) -> OrderReturned:
+    # The catalogue validated the data already; validate again only if called with a dict.
+    if isinstance(event.payload, OrderReturned):
+        return event.payload
+    return OrderReturned.model_validate(event.data)
+
+
+def record_returns(
+    session: Session, events: Sequence[DispatchedEvent]
+) -> list[dict[str, Any] | DomainError | None]:
+    """Store the returns of ``order.returned`` events against their orders, in order: the
+    orders named are locked at once (so concurrent returns cannot over-refund), then read
+    with their lines, and every return, order and line written in one statement each. A
+    return of an unknown order, in another currency, or beyond what is left to refund is
+    rejected and writes nothing."""
+    data = [_returned(event) for event in events]
+    keys = [
+        (d.order_source or event.source, d.order_id) for event, d in zip(events, data, strict=True)
+    ]
+    orders = repository.lock_orders(session, sorted(set(keys)))
+    states: dict[int, _Returning] = {
+        row["id"]: _Returning(row, row["returned_minor"], {}, {}) for row in orders.values()
+    }
+    wanting_lines = sorted(
+        {orders[key]["id"] for key, d in zip(keys, data, strict=True) if d.lines and key in orders}
     )
-    order = repository.find_order(
-        session,
-        source=data.order_source or event.source,
-        external_id=data.order_id,
-        for_update=True,
+    for line in repository.lines_of_orders(session, wanting_lines) if wanting_lines else []:
+        state = states[line["order_id"]]
+        state.lines[line["line_no"]] = OrderLineState(
+            line["line_no"],
+            line["quantity"],
+            line["amount_minor"],
+            line["returned_quantity"],
+            line["returned_minor"],
+        )
+        state.line_ids[line["line_no"]] = line["id"]
+    outcomes: list[dict[str, Any] | DomainError | None] = []
+    rows: list[dict[str, Any]] = []
+    for event, returned, key in zip(events, data, keys, strict=True):
+        try:
+            state, row = _take_return(orders.get(key), states, event, returned, key)
+        except DomainError as error:
+            outcomes.append(error)
+            continue
+        rows.append(row)
+        outcomes.append(
+            {
+                "customer_id": state.row["customer_id"],
+                "return_id": None,  # known once inserted, below
+                "order_id": state.row["id"],
+                "amount_minor": row["amount_minor"],
+                "order_total_minor": state.row["total_minor"],
+                "order_returned_minor": state.returned_minor,
+                **({"lines": row["lines"]} if row["lines"] else {}),
+            }
+        )
+    if not rows:
+        return outcomes
+    touched = [s for s in states.values() if s.returned_minor != s.row["returned_minor"]]
+    return_ids = iter(
+        repository.add_returns(
+            session,
+            rows,
+            [
+                {
+                    "id": s.row["id"],
+                    "returned_minor": s.returned_minor,
+                    "status": order_status(s.row["total_minor"], s.returned_minor),
+                }
+                for s in touched
+            ],
+            [
+                {
+                    "id": s.line_ids[n],
+                    "returned_quantity": s.lines[n].returned_quantity,
+                    "returned_minor": s.lines[n].returned_minor,
+                }
+                for s in states.values()
+                for n in sorted(s.changed_lines)
+            ],
+        )
     )
+    for outcome in outcomes:
+        if isinstance(outcome, dict):
+            outcome["return_id"] = next(return_ids)
+    return outcomes
+
+
+def _take_return(
+    order: dict[str, Any] | None,
+    states: dict[int, _Returning],
+    event: DispatchedEvent,
+    data: OrderReturned,
+    key: tuple[str, str],
+) -> tuple[_Returning, dict[str, Any]]:
+    """The return's row, with ``states`` moved on by it; raises, changing nothing, for a
+    return that cannot be taken."""
     if order is None:
         raise UnknownOrder(
-            f"no order '{data.order_id}' from source '{data.order_source or event.source}'",
+            f"no order '{key[1]}' from source '{key[0]}'",
             [FieldProblem("/data/order_id", "unknown order")],
         )
-    if data.currency is not None and _currency(data.currency, "/data/currency") != order.currency:
+    state = states[order["id"]]
+    if (
+        data.currency is not None
+        and _currency(data.currency, "/data/currency") != order["currency"]
+    ):
         raise CurrencyDiffers(
-            f"the order was paid in {order.currency}",
-            [FieldProblem("/data/currency", f"the order's currency is {order.currency}")],
+            f"the order was paid in {order['currency']}",
+            [FieldProblem("/data/currency", f"the order's currency is {order['currency']}")],
         )
-    lines = {line.line_no: line for line in repository.order_lines(session, order.id)}
     refunded_lines: list[dict[str, int]] = []
     if data.lines:
-        states = {
-            n: OrderLineState(
-                n, line.quantity, line.amount_minor, line.returned_quantity, line.returned_minor
-            )
-            for n, line in lines.items()
-        }
-        refunds = refund_lines(states, [(line.line_no, line.quantity) for line in data.lines])
+        refunds = refund_lines(state.lines, [(line.line_no, line.quantity) for line in data.lines])
         for refund in refunds:
-            line = lines[refund.line_no]
-            line.returned_quantity += refund.quantity
-            line.returned_minor += refund.amount_minor
+            line = state.lines[refund.line_no]
+            state.lines[refund.line_no] = replace(
+                line,
+                returned_quantity=line.returned_quantity + refund.quantity,
+                returned_minor=line.returned_minor + refund.amount_minor,
+            )
+            state.changed_lines.add(refund.line_no)
             refunded_lines.append(
                 {
                     "line_no": refund.line_no,
@@ -175,33 +273,21 @@ def record_return(session: Session, event: DispatchedEvent) -> dict[str, Any]:
         amount = sum(refund.amount_minor for refund in refunds)
     else:
         amount = check_amount_refund(
-            data.amount_minor or 0, order.total_minor, order.returned_minor
+            data.amount_minor or 0, order["total_minor"], state.returned_minor
         )
-    order.returned_minor += amount
-    order.status = order_status(order.total_minor, order.returned_minor)
-    sales_return = repository.add_return(
-        session,
-        SalesReturn(
-            order_id=order.id,
-            customer_id=order.customer_id,
-            source=event.source,
-            external_id=event.external_id,
-            event_id=event.id,
-            amount_minor=amount,
-            refund_method=data.refund_method,
-            reason=data.reason,
-            lines=refunded_lines,
-            returned_at=event.occurred_at,
-            created_at=event.now,
-        ),
-    )
-    return {
-        "customer_id": order.customer_id,
-        "return_id": sales_return.id,
-        "order_id": order.id,
+    state.returned_minor += amount
+    return state, {
+        "order_id": order["id"],
+        "customer_id": order["customer_id"],
+        "source": event.source,
+        "external_id": event.external_id,
+        "event_id": event.id,
         "amount_minor": amount,
-        "order_total_minor": order.total_minor,
-        "order_returned_minor": order.returned_minor,
+        "refund_method": data.refund_method,
+        "reason": data.reason,
+        "lines": refunded_lines,
+        "returned_at": event.occurred_at,
+        "created_at": event.now,
     }
 
 

@@ -10,6 +10,9 @@ partial returns ending in a full one claws back exactly what was earned.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -17,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from fidela.commerce.models import SalesOrder, SalesOrderLine
 from fidela.event.rules import DispatchedEvent
+from fidela.kernel.errors import DomainError
 from fidela.ledger import returns as ledger_returns
 from fidela.ledger import service as ledger
 from fidela.ledger.rules.returns import (
@@ -28,52 +32,139 @@ from fidela.ledger.rules.returns import (
 )
 from fidela.loyalty.earning import LOYALTY_ACTOR, order_ref, payment_ref
 from fidela.loyalty.models import LoyaltyEarning, LoyaltyProgramme
-from fidela.loyalty.programmes import programmes_in_force
+from fidela.loyalty.programmes import Programme, programmes_in_force
+from fidela.platform.id_lists import one_of
 from fidela.tier import service as tiers
 
 
-def earnings_of_order(order_id: int) -> Select[LoyaltyEarning]:
-    """What an order earned in each programme, locked. Asked by programme and order, the
-    columns of the (programme_id, order_id) unique index, so PostgreSQL probes it once per
-    programme; asked by the order alone, it read the whole index for every return (1.7 ms
-    and 357 pages with 36,624 earnings, 0.2 ms and 10 pages this way) and kept growing with
-    the programme's history."""
+def earnings_of_orders(session: Session, order_ids: Sequence[int]) -> Select[LoyaltyEarning]:
+    """What these orders earned in each programme, locked. Asked by programme and order, the
+    columns of the (programme_id, order_id) unique index, so PostgreSQL probes it for each
+    programme and order; asked by the order alone, it read the whole index for every return
+    (1.7 ms and 357 pages with 36,624 earnings, 0.2 ms and 10 pages this way) and kept
+    growing with the programme's history."""
     return (
         select(LoyaltyEarning)
         .where(
             LoyaltyEarning.programme_id.in_(select(LoyaltyProgramme.id)),
-            LoyaltyEarning.order_id == order_id,
+            one_of(session, LoyaltyEarning.order_id, order_ids),
         )
         .order_by(LoyaltyEarning.id)
         .with_for_update(of=LoyaltyEarning)
     )
 
 
-def _earnings(session: Session, order_id: int) -> list[LoyaltyEarning]:
-    statement = earnings_of_order(order_id).execution_options(populate_existing=True)
-    return list(session.execute(statement).scalars())
+@dataclass(frozen=True)
+class _ReturnedOrder:
+    """An order as its returns (this batch's included) left it."""
+
+    id: int
+    source: str
+    external_id: str
+    total_minor: int
+    returned: Returned
 
 
-def claw_back_on_return(session: Session, event: DispatchedEvent) -> dict[str, Any] | None:
-    """Subscriber of ``order.returned``, registered after commerce's ``return``."""
-    recorded = event.effects.get("return")
-    if not isinstance(recorded, dict) or "order_id" not in recorded:
-        return None
-    order_id = int(recorded["order_id"])
-    earnings = _earnings(session, order_id)
-    if not earnings:
-        return None
-    programmes = {p.id: p for p in programmes_in_force(session)}
-    order = session.execute(select(SalesOrder).where(SalesOrder.id == order_id)).scalar_one()
-    returned_lines = {
-        int(n): int(minor)
-        for n, minor in session.execute(
-            select(SalesOrderLine.line_no, SalesOrderLine.returned_minor).where(
-                SalesOrderLine.order_id == order_id, SalesOrderLine.returned_minor > 0
-            )
-        ).all()
+def _returned_orders(session: Session, order_ids: Sequence[int]) -> dict[int, _ReturnedOrder]:
+    lines: dict[int, dict[int, int]] = defaultdict(dict)
+    for order_id, line_no, minor in session.execute(
+        select(SalesOrderLine.order_id, SalesOrderLine.line_no, SalesOrderLine.returned_minor)
+        .where(
+            one_of(session, SalesOrderLine.order_id, order_ids),
+            SalesOrderLine.returned_minor > 0,
+        )
+        .order_by(SalesOrderLine.order_id, SalesOrderLine.line_no)
+    ):
+        lines[int(order_id)][int(line_no)] = int(minor)
+    return {
+        int(row.id): _ReturnedOrder(
+            int(row.id),
+            row.source,
+            row.external_id,
+            int(row.total_minor),
+            Returned(total_minor=int(row.returned_minor), lines=lines[int(row.id)]),
+        )
+        for row in session.execute(
+            select(
+                SalesOrder.id,
+                SalesOrder.source,
+                SalesOrder.external_id,
+                SalesOrder.total_minor,
+                SalesOrder.returned_minor,
+            ).where(one_of(session, SalesOrder.id, order_ids))
+        )
     }
-    returned = Returned(total_minor=order.returned_minor, lines=returned_lines)
+
+
+def claw_back_on_returns(
+    session: Session, events: Sequence[DispatchedEvent]
+) -> list[dict[str, Any] | DomainError | None]:
+    """Subscriber of ``order.returned``, registered after commerce's ``return``: one look-up
+    of what the batch's orders earned (all a batch costs when they earned nothing), then, per
+    return, in order, the points moved in each programme the order earned in."""
+    recorded = [event.effects.get("return") for event in events]
+    order_ids = sorted(
+        {int(r["order_id"]) for r in recorded if isinstance(r, dict) and "order_id" in r}
+    )
+    earnings: dict[int, list[LoyaltyEarning]] = defaultdict(list)
+    if order_ids:
+        statement = earnings_of_orders(session, order_ids).execution_options(populate_existing=True)
+        for earning in session.execute(statement).scalars():
+            earnings[earning.order_id].append(earning)
+    if not earnings:
+        return [None] * len(events)
+    programmes = {p.id: p for p in programmes_in_force(session)}
+    orders = _returned_orders(session, sorted(earnings))
+    # What each return left returned of its order: the order as the batch leaves it, less
+    # the batch's later returns of it. Each return then claws back its own share (a series
+    # of partial returns sent in one batch is booked as if sent one by one).
+    after: list[Returned | None] = [None] * len(events)
+    state = {order_id: order.returned for order_id, order in orders.items()}
+    for n in reversed(range(len(events))):
+        record = recorded[n]
+        if isinstance(record, dict) and int(record.get("order_id", 0)) in state:
+            order_id = int(record["order_id"])
+            after[n] = state[order_id]
+            state[order_id] = state[order_id].before(
+                int(record["amount_minor"]),
+                {
+                    int(line["line_no"]): int(line["amount_minor"])
+                    for line in record.get("lines", [])
+                },
+            )
+    outcomes: list[dict[str, Any] | DomainError | None] = []
+    for event, record, returned in zip(events, recorded, after, strict=True):
+        if returned is None or not isinstance(record, dict):
+            outcomes.append(None)
+            continue
+        order = orders[int(record["order_id"])]
+        try:
+            outcomes.append(
+                _claw_back(
+                    session,
+                    event,
+                    record,
+                    earnings[order.id],
+                    programmes,
+                    replace(order, returned=returned),
+                )
+            )
+        except DomainError as error:  # the round is rolled back: nothing of it stays
+            outcomes.append(error)
+    session.flush()
+    return outcomes
+
+
+def _claw_back(
+    session: Session,
+    event: DispatchedEvent,
+    recorded: dict[str, Any],
+    earnings: list[LoyaltyEarning],
+    programmes: dict[int, Programme],
+    order: _ReturnedOrder,
+) -> dict[str, Any] | None:
+    """What one return moves in each programme its order earned in. The target is what is
+    returned of the order by now; a later return of it takes the difference."""
     effect: dict[str, Any] = {}
     for earning in earnings:
         programme = programmes.get(earning.programme_id)
@@ -89,13 +180,13 @@ def claw_back_on_return(session: Session, event: DispatchedEvent) -> dict[str, A
             ),
         )
         claw = points_to_claw_back(
-            earned, returned, already_clawed_back=earning.clawed_back, **_rounding(rounding)
+            earned, order.returned, already_clawed_back=earning.clawed_back, **_rounding(rounding)
         )
         give = (
             points_to_give_back(
                 earning.points_paid,
                 order.total_minor,
-                order.returned_minor,
+                order.returned.total_minor,
                 already_given_back=earning.given_back,
                 **_rounding(rounding),
             )
@@ -107,7 +198,7 @@ def claw_back_on_return(session: Session, event: DispatchedEvent) -> dict[str, A
             customer_id=earning.customer_id,
             programme=programme.code,
             ref=f"{recorded['return_id']}",
-            order_ref=order_ref(order_id),
+            order_ref=order_ref(order.id),
             claw_back=claw,
             give_back=give,
             paid_with=payment_ref(order.source, order.external_id) if give else None,
@@ -135,7 +226,6 @@ def claw_back_on_return(session: Session, event: DispatchedEvent) -> dict[str, A
             if decision.changed:
                 outcome["tier"] = decision.membership.tier_code
         effect[programme.code] = {k: v for k, v in outcome.items() if v}
-    session.flush()
     return {code: value for code, value in effect.items() if value} or None
 
 

@@ -320,10 +320,16 @@ def select_matching(
     keys: Sequence[tuple[Any, ...]],
     columns: Sequence[str],
     joined: Joined | None = None,
+    *,
+    lock: bool = False,
 ) -> list[tuple[Any, ...]]:
     """The ``columns`` of the rows whose ``key_columns`` equal one of ``keys`` (a composite
     lookup through the unique index those columns carry), followed by ``joined``'s columns
-    of the row each one refers to, if given (one statement where two would follow)."""
+    of the row each one refers to, if given (one statement where two would follow).
+
+    ``lock``: the matched rows are locked for update, in the order of their ids (so two
+    transactions locking overlapping sets queue instead of deadlocking); SQLite has one
+    writer at a time and no row locks."""
     if not keys:
         return []
     if session.get_bind().dialect.name != "postgresql":
@@ -340,7 +346,7 @@ def select_matching(
             )
         )
         return [tuple(row) for row in session.connection().execute(statement, {"keys": keys})]
-    cache_key = ("select", table.name, tuple(key_columns), tuple(columns), joined)
+    cache_key = ("select", table.name, tuple(key_columns), tuple(columns), joined, lock)
     if cache_key not in _statements:
         (name,) = _quoted(session, table.name)
         quoted_keys = _quoted(session, *key_columns)
@@ -356,6 +362,7 @@ def select_matching(
         _statements[cache_key] = (
             f"SELECT {wanted} FROM {name} AS t "  # noqa: S608 - see insert_rows
             f"JOIN unnest({casts}) AS k({', '.join(quoted_keys)}) ON {joined_on}{joined_sql}"
+            + (" ORDER BY t.id FOR UPDATE OF t" if lock else "")
         )
     arrays = tuple(
         _packed(session, table, column, [key[n] for key in keys])

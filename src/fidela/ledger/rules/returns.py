@@ -86,6 +86,18 @@ class Returned:
         if self.total_minor < 0 or any(value < 0 for value in self.lines.values()):
             raise _invalid("/returned", "returned amounts must not be negative")
 
+    def before(self, amount_minor: int, lines: Mapping[int, int]) -> Returned:
+        """What was returned before a return of ``amount_minor`` (``lines``: what it
+        refunded by line number) that this value includes."""
+        return Returned(
+            total_minor=self.total_minor - amount_minor,
+            lines={
+                n: value
+                for n, value in ((n, minor - lines.get(n, 0)) for n, minor in self.lines.items())
+                if value
+            },
+        )
+
 
 def returned_share(points: int, base_minor: int, returned_minor: int, rounding: Rounding) -> int:
     """The part of ``points`` earned on ``base_minor`` that ``returned_minor`` accounts for.
