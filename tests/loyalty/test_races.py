@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from fidela.commerce.models import SalesOrder
 from fidela.customer.models import Customer
 from fidela.ledger import service as ledger
 from fidela.ledger.models import LedgerAccount
 from fidela.platform.db import Database
 from fidela.tier.models import TierMembership
 from tests.conftest import T0
-from tests.event.builders import order, simple
+from tests.event.builders import order, returned, simple
 from tests.loyalty.setup import LADDER, create, ingest
 
 MEMBERS = 40
@@ -143,3 +144,43 @@ def test_events_a_programme_has_nothing_to_do_with_wait_on_no_member(
     assert statuses == ["accepted"]
     with database.read() as session:
         assert session.execute(select(func.count()).select_from(LedgerAccount)).scalar_one() == 0
+
+
+def test_concurrent_return_batches_of_the_same_orders_never_refund_or_claw_back_twice(
+    committed_database: Database,
+) -> None:
+    database = committed_database
+    create(database, T0)
+    emails = [f"r{n}@example.com" for n in range(MEMBERS)]
+    # Every member's order: 4 units of 25 EUR, 100 points.
+    ingest(
+        database,
+        T0,
+        *(
+            order(f"ORDER-{n}", T0, customer={"email": e}, lines=[("P", 4, 2500)])
+            for n, e in enumerate(emails)
+        ),
+    )
+    # Six batches return 3 units of every order each, the orders in a different sequence in
+    # each batch: only one return of an order can take 3 of its 4 units.
+    batches = [
+        [
+            returned(f"RET-{b}-{n}", f"ORDER-{n}", T0, lines=[(1, 3)])
+            for n in random.Random(b).sample(range(MEMBERS), k=MEMBERS)
+        ]
+        for b in range(6)
+    ]
+    statuses = _all_at_once(database, batches)
+    accepted = [
+        int(event["data"]["order_id"].removeprefix("ORDER-"))
+        for batch, answers in zip(batches, statuses, strict=True)
+        for event, status in zip(batch, answers, strict=True)
+        if status == "accepted"
+    ]
+    assert sorted(accepted) == list(range(MEMBERS))
+    with database.read() as session:
+        assert ledger.verify(session) == []
+        total = session.execute(select(func.sum(LedgerAccount.available))).scalar_one()
+        returned_minor = session.execute(select(func.sum(SalesOrder.returned_minor))).scalar_one()
+    assert total == MEMBERS * 25
+    assert returned_minor == MEMBERS * 7500

@@ -85,7 +85,7 @@ def earn_many(
     # The cached balances are read under the lock, so the new ones can be written as values
     # in one statement (``platform.bulk.update_rows``) rather than one increment per account.
     if locked is None:
-        locked = _lock_balances(session, programme, customers)
+        locked = lock_balances(session, programme, customers)
     else:
         wanted = set(customers)
         locked = [row for row in locked if int(row.customer_id) in wanted]
@@ -111,7 +111,7 @@ def earn_many(
             ],
             skip_conflicts_on=("customer_id", "programme"),
         )
-        locked = _lock_balances(session, programme, customers)
+        locked = lock_balances(session, programme, customers)
     accounts = {int(row.customer_id): (int(row.id), int(row.debt)) for row in locked}
     cached = {
         int(row.id): (int(row.available), int(row.pending), int(row.version)) for row in locked
@@ -241,7 +241,7 @@ def _lock_balances_statement(dialect: str) -> AnySelect:
     )
 
 
-def _lock_balances(session: Session, programme: str, customers: list[int]) -> Sequence[Any]:
+def lock_balances(session: Session, programme: str, customers: list[int]) -> Sequence[Any]:
     """The members' accounts with their cached balances, locked in primary-key order."""
     # Built and compiled once (`id_lists.run_built`): for a group of single events, building
     # the statement and the ORM's or Core's execution cost more CPU than PostgreSQL spent on it.
@@ -269,7 +269,7 @@ def lock_accounts(
     if not customer_ids:
         return []
     wanted = sorted(set(customer_ids))
-    locked = _lock_balances(session, programme, wanted)
+    locked = lock_balances(session, programme, wanted)
     if len(locked) < len(wanted):
         have = {int(row.customer_id) for row in locked}
         customers.hold_for_enrolment(session, [c for c in wanted if c not in have])

@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session
 
 from fidela.ledger.models import LedgerAccount, LedgerAllocation, LedgerEntry, LedgerLot
 from fidela.ledger.rules import Allocation, Bucket, EntryKind, Lot, LotState
+from fidela.platform.bulk import select_matching
 from fidela.platform.db import table_of
+from fidela.platform.id_lists import one_of
 from fidela.platform.upsert import insert_ignoring_conflicts
 
 
@@ -122,6 +124,21 @@ def find_entry_by_key(session: Session, *, account_id: int, key: str) -> LedgerE
     ).scalar_one_or_none()
 
 
+def entries_by_keys(
+    session: Session, keys: Sequence[tuple[int, str]]
+) -> dict[tuple[int, str], tuple[int, int]]:
+    """The (id, points) of the entries carrying these (account id, key) pairs, one statement
+    through the (account_id, key) unique index."""
+    rows = select_matching(
+        session,
+        table_of(LedgerEntry),
+        ("account_id", "key"),
+        keys,
+        ("account_id", "key", "id", "points"),
+    )
+    return {(int(a), str(k)): (int(i), int(p)) for a, k, i, p in rows}
+
+
 # ------------------------------------------------------------------------------------ lots
 
 
@@ -205,6 +222,31 @@ def live_lots(session: Session, *, account_id: int, ref: str | None = None) -> l
     if ref is not None:
         conditions.append(LedgerLot.ref == ref)
     return _lots(session, *conditions)
+
+
+def live_lots_of(session: Session, account_ids: Sequence[int]) -> dict[int, list[Lot]]:
+    """``live_lots`` of several accounts in one statement, each account's in id order."""
+    found: dict[int, list[Lot]] = {account_id: [] for account_id in account_ids}
+    if not account_ids:
+        return found
+    rows = session.execute(
+        select(LedgerLot)
+        .where(
+            one_of(session, LedgerLot.account_id, account_ids),
+            or_(LedgerLot.remaining > 0, LedgerLot.state == LotState.PENDING.value),
+        )
+        .order_by(LedgerLot.id)
+        .execution_options(populate_existing=True)
+    ).scalars()
+    for row in rows:
+        found[row.account_id].append(to_lot(row))
+    return found
+
+
+def lots_with_ids(session: Session, ids: Iterable[int]) -> list[Lot]:
+    """These lots, whatever their account, in id order."""
+    wanted = sorted(set(ids))
+    return _lots(session, one_of(session, LedgerLot.id, wanted)) if wanted else []
 
 
 def lots_by_id(session: Session, *, account_id: int, ids: Iterable[int]) -> list[Lot]:
@@ -329,6 +371,31 @@ def add_allocations(
     ]
     if rows:
         session.execute(table_of(LedgerAllocation).insert(), rows)
+
+
+def add_allocation_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert allocation rows (``debit_id``, ``entry_id``, ``lot_id``, signed ``points``)."""
+    if rows:
+        session.execute(table_of(LedgerAllocation).insert(), list(rows))
+
+
+def held_by_debits(session: Session, debit_ids: Sequence[int]) -> dict[int, tuple[Allocation, ...]]:
+    """``held_by_debit`` of several debits in one statement."""
+    held: dict[int, list[Allocation]] = {debit_id: [] for debit_id in debit_ids}
+    if not debit_ids:
+        return {}
+    rows = session.execute(
+        select(
+            LedgerAllocation.debit_id, LedgerAllocation.lot_id, func.sum(LedgerAllocation.points)
+        )
+        .where(one_of(session, LedgerAllocation.debit_id, debit_ids))
+        .group_by(LedgerAllocation.debit_id, LedgerAllocation.lot_id)
+        .having(func.sum(LedgerAllocation.points) > 0)
+        .order_by(LedgerAllocation.debit_id, func.min(LedgerAllocation.id))
+    ).all()
+    for debit_id, lot_id, points in rows:
+        held[int(debit_id)].append(Allocation(int(lot_id), int(points)))
+    return {debit_id: tuple(allocations) for debit_id, allocations in held.items()}
 
 
 def held_by_debit(session: Session, debit_id: int) -> tuple[Allocation, ...]:

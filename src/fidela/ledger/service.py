@@ -175,6 +175,45 @@ def _entry_key(entry: Entry, main_kind: EntryKind | None, main_key: str | None) 
     return None
 
 
+def entry_rows(
+    account_id: int,
+    entries: Sequence[Entry],
+    *,
+    now: datetime,
+    main_kind: EntryKind | None,
+    main_key: str | None,
+    reason: Reason | None,
+) -> list[dict[str, Any]]:
+    """The journal rows of a step's entries (their lots' stored ids): the step's own
+    movement carries the caller's key, reason and actor; the rest is the system's."""
+    why = reason or Reason()
+    rows: list[dict[str, Any]] = []
+    keyed = False
+    for entry in entries:
+        own = entry.kind is main_kind
+        # A step's own movement may span several lots (a clawback): the first entry carries
+        # the idempotency key, the others none (the key is unique per account).
+        key = _entry_key(entry, main_kind, None if own and keyed else main_key)
+        keyed = keyed or (own and key is not None)
+        rows.append(
+            {
+                "account_id": account_id,
+                "kind": entry.kind.value,
+                "bucket": entry.bucket.value,
+                "points": entry.points,
+                "at": entry.at,
+                "recorded_at": now,
+                "lot_id": entry.lot_id,
+                "rule": why.rule if own else None,
+                "event_id": why.event_id if own else None,
+                "reference": entry.ref,
+                "actor": why.actor if own else SYSTEM_ACTOR,
+                "key": key,
+            }
+        )
+    return rows
+
+
 def _persist(
     session: Session,
     *,
@@ -202,31 +241,17 @@ def _persist(
         elif lot != before[lot.id]:
             changed.append(lot)
     repository.save_lots(session, changed)
-    why = reason or Reason()
-    rows: list[dict[str, Any]] = []
-    keyed = False
-    for entry in posting.entries:
-        own = entry.kind is main_kind
-        # A step's own movement may span several lots (a clawback): the first entry carries
-        # the idempotency key, the others none (the key is unique per account).
-        key = _entry_key(entry, main_kind, None if own and keyed else main_key)
-        keyed = keyed or (own and key is not None)
-        rows.append(
-            {
-                "account_id": account_id,
-                "kind": entry.kind.value,
-                "bucket": entry.bucket.value,
-                "points": entry.points,
-                "at": entry.at,
-                "recorded_at": now,
-                "lot_id": None if entry.lot_id is None else ids.get(entry.lot_id, entry.lot_id),
-                "rule": why.rule if own else None,
-                "event_id": why.event_id if own else None,
-                "reference": entry.ref,
-                "actor": why.actor if own else SYSTEM_ACTOR,
-                "key": key,
-            }
-        )
+    rows = entry_rows(
+        account_id,
+        [
+            entry if entry.lot_id not in ids else replace(entry, lot_id=ids[entry.lot_id])
+            for entry in posting.entries
+        ],
+        now=now,
+        main_kind=main_kind,
+        main_key=main_key,
+        reason=reason,
+    )
     entry_ids = repository.add_entries(session, rows)
     delta = cache_of(posting.entries)
     repository.add_to_cache(

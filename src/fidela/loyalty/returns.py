@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -132,101 +133,126 @@ def claw_back_on_returns(
                     for line in record.get("lines", [])
                 },
             )
-    outcomes: list[dict[str, Any] | DomainError | None] = []
-    for event, record, returned in zip(events, recorded, after, strict=True):
+    # Per programme, in the events' order: each return's share to claw back and give back.
+    # The earnings move as they go, so a later return of the same order takes what is left.
+    moves: dict[int, list[tuple[int, ledger_returns.ReturnRequest]]] = defaultdict(list)
+    effects: list[dict[str, dict[str, Any]]] = [{} for _ in events]
+    for n, (event, record, returned) in enumerate(zip(events, recorded, after, strict=True)):
         if returned is None or not isinstance(record, dict):
-            outcomes.append(None)
             continue
-        order = orders[int(record["order_id"])]
-        try:
-            outcomes.append(
-                _claw_back(
-                    session,
-                    event,
-                    record,
-                    earnings[order.id],
-                    programmes,
-                    replace(order, returned=returned),
+        order = replace(orders[int(record["order_id"])], returned=returned)
+        for earning in earnings[order.id]:
+            programme = programmes.get(earning.programme_id)
+            if programme is None:  # a programme switched off keeps what it issued
+                continue
+            claw, give = _shares(earning, order, programme)
+            earning.clawed_back += claw
+            earning.given_back += give
+            effects[n][programme.code] = {}
+            moves[programme.id].append(
+                (
+                    n,
+                    ledger_returns.ReturnRequest(
+                        customer_id=earning.customer_id,
+                        ref=f"{record['return_id']}",
+                        order_ref=order_ref(order.id),
+                        claw_back=claw,
+                        give_back=give,
+                        paid_with=payment_ref(order.source, order.external_id) if give else None,
+                        reason=ledger.Reason(event_id=event.id, actor=LOYALTY_ACTOR),
+                    ),
                 )
             )
-        except DomainError as error:  # the round is rolled back: nothing of it stays
-            outcomes.append(error)
+    failed: dict[int, DomainError] = {}
+    for programme_id, booked in sorted(moves.items()):
+        _book(session, programmes[programme_id], booked, effects, failed, events[0].now)
     session.flush()
-    return outcomes
+    return [
+        failed.get(n)
+        or {
+            code: {k: v for k, v in outcome.items() if v}
+            for code, outcome in effect.items()
+            if any(outcome.values())
+        }
+        or None
+        for n, effect in enumerate(effects)
+    ]
 
 
-def _claw_back(
+def _shares(
+    earning: LoyaltyEarning, order: _ReturnedOrder, programme: Programme
+) -> tuple[int, int]:
+    """The points a return claws back and gives back in one programme: the target for what
+    is returned of the order by now, less what earlier returns moved."""
+    rounding = _rounding(programme.rule_set.rounding if programme.rule_set is not None else None)
+    earned = OrderEarning(
+        amount_minor=max(earning.amount_minor, 1) if earning.points else earning.amount_minor,
+        points=earning.points,
+        lines=tuple(
+            LineEarning(line["line_no"], line["amount_minor"], line["points"])
+            for line in earning.lines
+        ),
+    )
+    claw = points_to_claw_back(
+        earned, order.returned, already_clawed_back=earning.clawed_back, **rounding
+    )
+    give = (
+        points_to_give_back(
+            earning.points_paid,
+            order.total_minor,
+            order.returned.total_minor,
+            already_given_back=earning.given_back,
+            **rounding,
+        )
+        if earning.points_paid and order.total_minor > 0
+        else 0
+    )
+    return claw, give
+
+
+def _book(
     session: Session,
-    event: DispatchedEvent,
-    recorded: dict[str, Any],
-    earnings: list[LoyaltyEarning],
-    programmes: dict[int, Programme],
-    order: _ReturnedOrder,
-) -> dict[str, Any] | None:
-    """What one return moves in each programme its order earned in. The target is what is
-    returned of the order by now; a later return of it takes the difference."""
-    effect: dict[str, Any] = {}
-    for earning in earnings:
-        programme = programmes.get(earning.programme_id)
-        if programme is None:  # a programme switched off keeps what it issued
+    programme: Programme,
+    booked: list[tuple[int, ledger_returns.ReturnRequest]],
+    effects: list[dict[str, dict[str, Any]]],
+    failed: dict[int, DomainError],
+    now: datetime,
+) -> None:
+    """Book one programme's returns in its ledger at once, then re-qualify, once, each member
+    they moved points of (a tier change shows on their last return of the batch)."""
+    results = ledger_returns.return_many(
+        session,
+        programme=programme.code,
+        requests=[request for _, request in booked],
+        policy=programme.return_policy,
+        now=now,
+    )
+    last: dict[int, int] = {}
+    for (n, request), result in zip(booked, results, strict=True):
+        if isinstance(result, DomainError):
+            failed.setdefault(n, result)
             continue
-        rounding = programme.rule_set.rounding if programme.rule_set is not None else None
-        earned = OrderEarning(
-            amount_minor=max(earning.amount_minor, 1) if earning.points else earning.amount_minor,
-            points=earning.points,
-            lines=tuple(
-                LineEarning(line["line_no"], line["amount_minor"], line["points"])
-                for line in earning.lines
-            ),
-        )
-        claw = points_to_claw_back(
-            earned, order.returned, already_clawed_back=earning.clawed_back, **_rounding(rounding)
-        )
-        give = (
-            points_to_give_back(
-                earning.points_paid,
-                order.total_minor,
-                order.returned.total_minor,
-                already_given_back=earning.given_back,
-                **_rounding(rounding),
-            )
-            if earning.points_paid and order.total_minor > 0
-            else 0
-        )
-        result = ledger_returns.return_points(
-            session,
-            customer_id=earning.customer_id,
-            programme=programme.code,
-            ref=f"{recorded['return_id']}",
-            order_ref=order_ref(order.id),
-            claw_back=claw,
-            give_back=give,
-            paid_with=payment_ref(order.source, order.external_id) if give else None,
-            policy=programme.return_policy,
-            now=event.now,
-            reason=ledger.Reason(event_id=event.id, actor=LOYALTY_ACTOR),
-        )
-        earning.clawed_back += claw
-        earning.given_back += give
-        outcome: dict[str, Any] = {
+        effects[n][programme.code] = {
             "clawed_back": result.taken,
             "forgiven": result.forgiven,
             "owed": result.owed,
             "given_back": result.given_back,
         }
-        if programme.ladder is not None and (claw or give):
-            decision = tiers.qualify(
-                session,
-                ladder=tiers.LadderRef(
-                    programme.id, programme.code, programme.ladder, programme.ladder_version
-                ),
-                customer_id=earning.customer_id,
-                now=event.now,
-            )
-            if decision.changed:
-                outcome["tier"] = decision.membership.tier_code
-        effect[programme.code] = {k: v for k, v in outcome.items() if v}
-    return {code: value for code, value in effect.items() if value} or None
+        if request.claw_back or request.give_back:
+            last[request.customer_id] = n
+    if programme.ladder is None or not last:
+        return
+    decisions = tiers.qualify_many(
+        session,
+        ladder=tiers.LadderRef(
+            programme.id, programme.code, programme.ladder, programme.ladder_version
+        ),
+        customer_ids=sorted(last),
+        now=now,
+    )
+    for customer_id, decision in decisions.items():
+        if decision.changed:
+            effects[last[customer_id]][programme.code]["tier"] = decision.membership.tier_code
 
 
 def _rounding(rounding: Any) -> dict[str, Any]:

@@ -684,7 +684,7 @@ def _lock_standings_statement(dialect: str) -> AnySelect:
 
 
 def _lock_standings(session: Session, programme_id: int, customers: list[int]) -> Sequence[Any]:
-    # Built and compiled once (as `ledger.batch._lock_balances`).
+    # Built and compiled once (as `ledger.batch.lock_balances`).
     params = {"programme_id": programme_id, "customers": customers}
     return run_built(session, _lock_standings_statement, params)
 
