@@ -89,4 +89,5 @@ class SalesReturn(Base):
         UniqueConstraint("source", "external_id"),
         Index("ix_sales_return_order_id", "order_id"),
         Index("ix_sales_return_event_id", "event_id"),
+        Index("ix_sales_return_customer_id", "customer_id"),
     )

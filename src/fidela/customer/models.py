@@ -146,6 +146,8 @@ class MergeRecord(Base):
     moved: Mapped[dict[str, int]] = mapped_column(JSONDocument, default=dict)
     merged_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
+    __table_args__ = (Index("ix_customer_merge_survivor_id", "survivor_id"),)
+
 
 class GdprRequest(Base):
     """A record that a data-subject right was exercised (kept after erasure)."""

@@ -131,6 +131,8 @@ class Suppression(Base):
     source: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
+    __table_args__ = (Index("ix_engagement_suppression_customer_id", "customer_id"),)
+
 
 class InboxItem(Base):
     """An in-app message shown in the member's inbox."""

@@ -134,4 +134,5 @@ class LedgerAllocation(Base):
     __table_args__ = (
         Index("ix_ledger_allocation_debit_id", "debit_id"),
         Index("ix_ledger_allocation_lot_id", "lot_id"),
+        Index("ix_ledger_allocation_entry_id", "entry_id"),
     )

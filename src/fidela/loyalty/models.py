@@ -114,4 +114,5 @@ class LoyaltyEarning(Base):
         UniqueConstraint("programme_id", "order_id"),
         Index("ix_loyalty_earning_customer_id", "customer_id"),
         Index("ix_loyalty_earning_event_id", "event_id"),
+        Index("ix_loyalty_earning_order_id", "order_id"),
     )

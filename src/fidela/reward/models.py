@@ -173,4 +173,5 @@ class CharityPledgeRecord(Base):
         UniqueConstraint("pledge_id", "event_id"),
         Index("ix_charity_pledge_record_charity_id", "charity_id"),
         Index("ix_charity_pledge_record_event_id", "event_id"),
+        Index("ix_charity_pledge_record_customer_id", "customer_id"),
     )

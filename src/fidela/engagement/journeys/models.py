@@ -89,4 +89,7 @@ class AdvisorTask(Base):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
-    __table_args__ = (Index("ix_engagement_advisor_task_status", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_engagement_advisor_task_status", "status", "created_at"),
+        Index("ix_engagement_advisor_task_customer_id", "customer_id"),
+    )

@@ -73,4 +73,5 @@ class Referral(Base):
         Index("ix_referral_status", "status"),
         # The retention job deletes raw events: the completions naming them are found here.
         Index("ix_referral_completion_event_id", "completion_event_id"),
+        Index("ix_referral_code_id", "code_id"),
     )
