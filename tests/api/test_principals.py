@@ -5,10 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 
+from fidela.access import service as access
 from fidela.access.rules import InvalidApiKey, Principal
 from fidela.api.principals import PrincipalCache
-from tests.conftest import T0
+from fidela.platform.db import Database
+from tests.api.keys import issue
+from tests.conftest import T0, Clock
+from tests.event.builders import order
 
 ALICE = Principal(key_id=1, name="alice", scopes=frozenset({"events:write"}))
 
@@ -48,3 +53,72 @@ def test_entries_older_than_the_ttl_are_verified_again() -> None:
     cache = PrincipalCache(ttl_seconds=1e-9)
     cache.put("fdl_a", ALICE)
     assert cache.get("fdl_a", T0) is None
+
+
+class Ticks:
+    """A monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_when_a_keys_time_is_up_one_caller_verifies_it_and_the_others_keep_it_meanwhile() -> None:
+    ticks = Ticks()
+    cache = PrincipalCache(ttl_seconds=5, monotonic=ticks)
+    cache.put("fdl_a", ALICE)
+    ticks.now += 5
+    # The fast path only peeks: it never becomes the verifier, so it goes to the framework.
+    assert cache.peek("fdl_a", T0) is None
+    assert cache.get("fdl_a", T0) is None  # this caller verifies the key again
+    # Meanwhile every other request, on either path, is served as before.
+    assert cache.peek("fdl_a", T0) == ALICE
+    assert cache.get("fdl_a", T0) == ALICE
+    cache.put("fdl_a", ALICE)  # verified: fresh for another TTL
+    ticks.now += 4.9
+    assert cache.peek("fdl_a", T0) == ALICE
+
+
+def test_a_verification_that_never_comes_back_is_waited_for_one_more_ttl_at_most() -> None:
+    ticks = Ticks()
+    cache = PrincipalCache(ttl_seconds=5, monotonic=ticks)
+    cache.put("fdl_a", ALICE)
+    ticks.now += 5
+    assert cache.get("fdl_a", T0) is None
+    ticks.now += 4.9
+    assert cache.get("fdl_a", T0) == ALICE
+    ticks.now += 0.1
+    assert cache.peek("fdl_a", T0) is None
+    assert cache.get("fdl_a", T0) is None  # forgotten: the next caller verifies from scratch
+    assert cache._entries == {}
+
+
+def test_a_key_whose_verification_failed_is_dropped_for_everyone() -> None:
+    ticks = Ticks()
+    cache = PrincipalCache(ttl_seconds=5, monotonic=ticks)
+    cache.put("fdl_a", ALICE)
+    ticks.now += 5
+    assert cache.get("fdl_a", T0) is None
+    cache.drop("fdl_a")  # revoked elsewhere, say
+    assert cache.peek("fdl_a", T0) is None
+    assert cache.get("fdl_a", T0) is None
+
+
+def test_a_key_revoked_elsewhere_stops_working_for_every_request_once_its_time_is_up(
+    client: TestClient, database: Database, clock: Clock
+) -> None:
+    ticks = Ticks()
+    client.app.state.principals = PrincipalCache(ttl_seconds=5, monotonic=ticks)  # type: ignore[attr-defined]
+    headers = issue(database, clock, "events:write")
+    event = order("T-1", clock(), customer={"email": "ana@example.com"})
+    assert client.post("/v1/events", json=event, headers=headers).status_code == 201
+    with database.write() as session:  # another process (the CLI) revokes it
+        (key,) = access.list_api_keys(session)
+        access.revoke_api_key(session, key_id=key.id, now=clock())
+    assert client.post("/v1/events", json=event, headers=headers).status_code == 200  # trusted
+    ticks.now += 5
+    # The first request verifies it again and is refused; the key is dropped for the others.
+    assert client.post("/v1/events", json=event, headers=headers).status_code == 401
+    assert client.post("/v1/events", json=event, headers=headers).status_code == 401

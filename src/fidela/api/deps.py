@@ -18,6 +18,7 @@ from fidela.access import service as access
 from fidela.access.rules import MissingApiKey, Principal, needs_touch, require_scope
 from fidela.api.middleware import incoming_request_id
 from fidela.api.principals import PrincipalCache
+from fidela.kernel.errors import DomainError
 from fidela.platform.db import Database
 from fidela.platform.settings import Settings
 from fidela.wiring import Wiring
@@ -78,7 +79,11 @@ async def get_principal(
     cache: PrincipalCache = request.app.state.principals
     principal = cache.get(token, now)
     if principal is None:
-        principal = await run_in_threadpool(_verify, database, token, now)
+        try:
+            principal = await run_in_threadpool(_verify, database, token, now)
+        except DomainError:
+            cache.drop(token)  # revoked or expired meanwhile: nobody keeps using it
+            raise
         cache.put(token, principal)
     return principal
 
