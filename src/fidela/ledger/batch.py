@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +31,7 @@ from fidela.ledger.service import (
     _check_points,
     _check_text,
     earn_points,
+    entry_rows,
 )
 from fidela.platform.bulk import insert_rows, insert_with_children, select_matching, update_rows
 from fidela.platform.db import table_of
@@ -182,22 +183,14 @@ def earn_many(
             }
         )
         (entry,) = posting.entries
-        why = request.reason or Reason()
-        entries.append(
-            {
-                "account_id": account_id,
-                "kind": entry.kind.value,
-                "bucket": entry.bucket.value,
-                "points": entry.points,
-                "at": entry.at,
-                "recorded_at": now,
-                "lot_id": position,  # the position of its lot; its id once inserted
-                "rule": why.rule,
-                "event_id": why.event_id,
-                "reference": entry.ref,
-                "actor": why.actor,
-                "key": f"earn:{request.key}",
-            }
+        # Its lot is named by position until inserted (see ``insert_with_children``).
+        entries += entry_rows(
+            account_id,
+            [replace(entry, lot_id=position)],
+            now=now,
+            main_kind=entry.kind,
+            main_key=f"earn:{request.key}",
+            reason=request.reason,
         )
         moves[account_id][0 if entry.bucket is Bucket.ACTIVE else 1] += entry.points
     # The lots and their entries in one statement for a group of single events (a round
