@@ -65,11 +65,17 @@ class Ticks:
         return self.now
 
 
-def test_when_a_keys_time_is_up_one_caller_verifies_it_and_the_others_keep_it_meanwhile() -> None:
+def expired_entry() -> tuple[PrincipalCache, Ticks]:
+    """A cache holding Alice's key, whose 5 s are just up."""
     ticks = Ticks()
     cache = PrincipalCache(ttl_seconds=5, monotonic=ticks)
     cache.put("fdl_a", ALICE)
     ticks.now += 5
+    return cache, ticks
+
+
+def test_when_a_keys_time_is_up_one_caller_verifies_it_and_the_others_keep_it_meanwhile() -> None:
+    cache, ticks = expired_entry()
     # The fast path only peeks: it never becomes the verifier, so it goes to the framework.
     assert cache.peek("fdl_a", T0) is None
     assert cache.get("fdl_a", T0) is None  # this caller verifies the key again
@@ -82,10 +88,7 @@ def test_when_a_keys_time_is_up_one_caller_verifies_it_and_the_others_keep_it_me
 
 
 def test_a_verification_that_never_comes_back_is_waited_for_one_more_ttl_at_most() -> None:
-    ticks = Ticks()
-    cache = PrincipalCache(ttl_seconds=5, monotonic=ticks)
-    cache.put("fdl_a", ALICE)
-    ticks.now += 5
+    cache, ticks = expired_entry()
     assert cache.get("fdl_a", T0) is None
     ticks.now += 4.9
     assert cache.get("fdl_a", T0) == ALICE
@@ -96,10 +99,7 @@ def test_a_verification_that_never_comes_back_is_waited_for_one_more_ttl_at_most
 
 
 def test_a_key_whose_verification_failed_is_dropped_for_everyone() -> None:
-    ticks = Ticks()
-    cache = PrincipalCache(ttl_seconds=5, monotonic=ticks)
-    cache.put("fdl_a", ALICE)
-    ticks.now += 5
+    cache, _ = expired_entry()
     assert cache.get("fdl_a", T0) is None
     cache.drop("fdl_a")  # revoked elsewhere, say
     assert cache.peek("fdl_a", T0) is None

@@ -251,25 +251,21 @@ def test_a_batch_sent_again_books_nothing_more(database: Database) -> None:
         member = new_customer(session, T0)
         spent = _history(session, member, [(100, False, None), (50, True, None)], [60])
         requests = _requests(member, [(0, 30, 0, 50), (1, 80, 3, 0), (0, 10, 0, 100)], spent)
-        first = _booked(
-            return_many(
-                session,
-                programme=PROGRAMME,
-                requests=requests,
-                policy=ReturnPolicy.UNLIMITED,
-                now=T0,
+
+        def book() -> list[ReturnResult]:
+            return _booked(
+                return_many(
+                    session,
+                    programme=PROGRAMME,
+                    requests=requests,
+                    policy=ReturnPolicy.UNLIMITED,
+                    now=T0,
+                )
             )
-        )
+
+        first = book()
         before = _snapshot(session, member)
-        again = _booked(
-            return_many(
-                session,
-                programme=PROGRAMME,
-                requests=requests,
-                policy=ReturnPolicy.UNLIMITED,
-                now=T0,
-            )
-        )
+        again = book()
         assert _snapshot(session, member) == before
         assert service.verify(session) == []
     assert [(r.taken, r.given_back, r.owed) for r in first] == [
