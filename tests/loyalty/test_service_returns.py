@@ -34,6 +34,27 @@ def test_buy_earn_refund_does_not_keep_the_points(database: Database, clock: Clo
     verified(database)
 
 
+def test_an_order_and_its_return_in_one_batch_keep_no_points(
+    database: Database, clock: Clock
+) -> None:
+    create(database, clock())
+    items = ingest(
+        database,
+        clock(),
+        order("T-1", clock(), customer=ANA, lines=[("P1", 2, 4000)]),
+        returned("R-1", "T-1", clock(), lines=[(1, 1)]),
+        returned("R-2", "T-1", clock(), lines=[(1, 1)]),
+    )
+    assert [item.status for item in items] == ["accepted"] * 3
+    assert [item.result.effects["loyalty_return"]["club"]["clawed_back"] for item in items[1:]] == [
+        40,
+        40,
+    ]
+    ana = customer_of(database, "ana@example.com")
+    assert balance(database, ana, clock()).available == 0
+    verified(database)
+
+
 def test_partial_returns_claw_back_in_proportion_and_end_exactly(
     database: Database, clock: Clock
 ) -> None:
