@@ -1,8 +1,8 @@
-"""``return_many`` books a batch of returns exactly as ``return_points`` books them one by
-one: for random histories of earns (some expiring, some on hold) and spends, then returns
-that claw back, give back, run into debt or forgiveness under each policy, across the
-expiry of lots, two twin members end with the same lots, entries, allocations, balances
-and answers."""
+"""``return_many`` books a batch of returns exactly as booking them one by one does
+(``return_points``: a batch of one, reading the account again each time). For random
+histories of earns (some expiring, some on hold) and spends, then returns that claw back,
+give back, run into debt or forgiveness under each policy, across the expiry of lots, two
+twin members end with the same lots, entries, allocations, balances and answers."""
 
 from __future__ import annotations
 
