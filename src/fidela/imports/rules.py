@@ -68,6 +68,10 @@ def parse_mapping(pairs: Iterable[str]) -> dict[str, str]:
 
 def remap(row: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, Any]:
     """The row with our field names (mapped columns renamed, the others kept)."""
+    if not mapping:
+        # The usual import: a plain copy (C) rather than a comprehension over every column,
+        # for the order, its key and each of its lines.
+        return dict(row)
     renamed = {theirs: ours for ours, theirs in mapping.items()}
     return {renamed.get(column, column): value for column, value in row.items()}
 
