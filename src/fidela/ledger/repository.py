@@ -211,14 +211,16 @@ def expiry_candidates(session: Session, *, account_id: int, now: datetime) -> li
     )
 
 
+def _live() -> Any:
+    """Lots holding points or still pending."""
+    return or_(LedgerLot.remaining > 0, LedgerLot.state == LotState.PENDING.value)
+
+
 def live_lots(session: Session, *, account_id: int, ref: str | None = None) -> list[Lot]:
     """Lots holding points or still pending: everything a balance can depend on; with
     ``ref``, only those of that reference (read through the (account_id, ref) index rather
     than every lot of the account)."""
-    conditions = [
-        LedgerLot.account_id == account_id,
-        or_(LedgerLot.remaining > 0, LedgerLot.state == LotState.PENDING.value),
-    ]
+    conditions = [LedgerLot.account_id == account_id, _live()]
     if ref is not None:
         conditions.append(LedgerLot.ref == ref)
     return _lots(session, *conditions)
@@ -233,7 +235,7 @@ def live_lots_of(session: Session, account_ids: Sequence[int]) -> dict[int, list
         select(LedgerLot)
         .where(
             one_of(session, LedgerLot.account_id, account_ids),
-            or_(LedgerLot.remaining > 0, LedgerLot.state == LotState.PENDING.value),
+            _live(),
         )
         .order_by(LedgerLot.id)
         .execution_options(populate_existing=True)
@@ -360,17 +362,18 @@ def add_entries(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
 def add_allocations(
     session: Session, *, debit_id: int, entry_id: int, allocations: Iterable[Allocation], sign: int
 ) -> None:
-    rows = [
-        {
-            "debit_id": debit_id,
-            "entry_id": entry_id,
-            "lot_id": allocation.lot_id,
-            "points": sign * allocation.points,
-        }
-        for allocation in allocations
-    ]
-    if rows:
-        session.execute(table_of(LedgerAllocation).insert(), rows)
+    add_allocation_rows(
+        session,
+        [
+            {
+                "debit_id": debit_id,
+                "entry_id": entry_id,
+                "lot_id": allocation.lot_id,
+                "points": sign * allocation.points,
+            }
+            for allocation in allocations
+        ],
+    )
 
 
 def add_allocation_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
@@ -380,7 +383,8 @@ def add_allocation_rows(session: Session, rows: Sequence[dict[str, Any]]) -> Non
 
 
 def held_by_debits(session: Session, debit_ids: Sequence[int]) -> dict[int, tuple[Allocation, ...]]:
-    """``held_by_debit`` of several debits in one statement."""
+    """What each debit still holds per lot (its allocations net of give-backs), in the
+    order it took them; one statement for all."""
     held: dict[int, list[Allocation]] = {debit_id: [] for debit_id in debit_ids}
     if not debit_ids:
         return {}
@@ -401,14 +405,7 @@ def held_by_debits(session: Session, debit_ids: Sequence[int]) -> dict[int, tupl
 def held_by_debit(session: Session, debit_id: int) -> tuple[Allocation, ...]:
     """What a debit still holds per lot (its allocations net of give-backs), in the order it
     took them."""
-    rows = session.execute(
-        select(LedgerAllocation.lot_id, func.sum(LedgerAllocation.points))
-        .where(LedgerAllocation.debit_id == debit_id)
-        .group_by(LedgerAllocation.lot_id)
-        .having(func.sum(LedgerAllocation.points) > 0)
-        .order_by(func.min(LedgerAllocation.id))
-    ).all()
-    return tuple(Allocation(int(lot_id), int(points)) for lot_id, points in rows)
+    return held_by_debits(session, [debit_id])[debit_id]
 
 
 def expired_on_cancel(session: Session, *, account_id: int, ref: str, cancel_id: int) -> int:

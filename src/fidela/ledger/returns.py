@@ -325,7 +325,7 @@ def _book(
     outcome: ReturnOutcome = posting.result
     main = EntryKind.CLAWBACK if outcome.clawback.taken or outcome.clawback.owed else None
     main = main or (EntryKind.GIVE_BACK if outcome.given_back is not None else None)
-    if main is None:  # nothing moved: nothing is written (as ``return_points``)
+    if main is None:  # nothing moved (all forgiven): nothing is written, not even its key
         return _Booked(ReturnResult(booking.account_id, forgiven=outcome.clawback.forgiven), [])
     if any(lot.id not in stored for lot in posting.account.lots):
         raise RuntimeError("a return created a lot")  # post_return only moves existing lots
@@ -347,7 +347,7 @@ def _book(
     if restored is None or paying is None:
         return _Booked(_result(booking.account_id, outcome), rows)
     spend_id = paying[0]
-    booking.spends[request.paid_with or ""] = (
+    booking.spends[paying[1].ref] = (
         spend_id,
         posting.account.debit(paying[1].ref) or paying[1],
     )

@@ -112,23 +112,7 @@ def claw_back_on_returns(
         return [None] * len(events)
     programmes = {p.id: p for p in programmes_in_force(session)}
     orders = _returned_orders(session, sorted(earnings))
-    # What each return left returned of its order: the order as the batch leaves it, less
-    # the batch's later returns of it. Each return then claws back its own share (a series
-    # of partial returns sent in one batch is booked as if sent one by one).
-    after: list[Returned | None] = [None] * len(events)
-    state = {order_id: order.returned for order_id, order in orders.items()}
-    for n in reversed(range(len(events))):
-        record = recorded[n]
-        if isinstance(record, dict) and int(record.get("order_id", 0)) in state:
-            order_id = int(record["order_id"])
-            after[n] = state[order_id]
-            state[order_id] = state[order_id].before(
-                int(record["amount_minor"]),
-                {
-                    int(line["line_no"]): int(line["amount_minor"])
-                    for line in record.get("lines", [])
-                },
-            )
+    after = _returned_after(recorded, {order_id: o.returned for order_id, o in orders.items()})
     # Per programme, in the events' order: each return's share to claw back and give back.
     # The earnings move as they go, so a later return of the same order takes what is left.
     moves: dict[int, list[tuple[int, ledger_returns.ReturnRequest]]] = defaultdict(list)
@@ -173,6 +157,25 @@ def claw_back_on_returns(
         or None
         for n, effect in enumerate(effects)
     ]
+
+
+def _returned_after(recorded: list[Any], final: dict[int, Returned]) -> list[Returned | None]:
+    """What each return left returned of its order (None: an order that earned nothing):
+    the order as the batch leaves it (``final``), less the batch's later returns of it. Each
+    return then claws back its own share, as if the batch's returns were sent one by one."""
+    after: list[Returned | None] = [None] * len(recorded)
+    state = dict(final)
+    for n in reversed(range(len(recorded))):
+        record = recorded[n]
+        if not isinstance(record, dict) or int(record.get("order_id", 0)) not in state:
+            continue
+        order_id = int(record["order_id"])
+        after[n] = state[order_id]
+        refunded = {
+            int(line["line_no"]): int(line["amount_minor"]) for line in record.get("lines", [])
+        }
+        state[order_id] = state[order_id].before(int(record["amount_minor"]), refunded)
+    return after
 
 
 def _shares(
