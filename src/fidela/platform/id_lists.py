@@ -15,16 +15,17 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, ColumnElement, Select, any_, bindparam
+from sqlalchemy import BigInteger, ColumnElement, Select, any_, bindparam, types
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
 from fidela.platform import driver
+from fidela.platform.packed_arrays import kind_of, pack
 
 S = TypeVar("S")
 # A select of any columns (``Select`` is generic over its columns' types).
@@ -80,6 +81,10 @@ class _Compiled:
     row: Any  # a named tuple class: rows read by position and by column name, as Core's
     # (position, conversion) of the columns whose type converts what the driver read.
     processors: tuple[tuple[int, Callable[[Any], Any]], ...]
+    # The array parameters packed here rather than adapted by psycopg, with their packing
+    # kind (see ``platform.packed_arrays``): psycopg's generic list adaptation cost 0.33 ms
+    # of CPU against 0.13 ms for three arrays of 16 values, 10.9 against 2.3 ms for 1,000.
+    arrays: dict[str, str] = field(default_factory=dict)
 
     def params(self, given: Mapping[str, Any]) -> dict[str, Any]:
         params = self.constants | dict(given)
@@ -91,6 +96,10 @@ class _Compiled:
                 raise StatementError(
                     f"({type(error).__name__}) {error}", self.sql, params, error
                 ) from error
+        for name, kind in self.arrays.items():
+            values = params.get(name)
+            if isinstance(values, list | tuple):
+                params[name] = pack(kind, values)
         return params
 
     def rows(self, found: list[tuple[Any, ...]]) -> list[Any]:
@@ -121,10 +130,17 @@ def _compile(statement: AnySelect, dialect: Dialect) -> _Compiled:
         if (process := bind.type.bind_processor(dialect)) is not None
         and compiled.bind_names[bind] in compiled.params
     }
+    arrays = {
+        compiled.bind_names[bind]: kind
+        for bind in compiled.binds.values()
+        if isinstance(bind.type, types.ARRAY)
+        and (kind := kind_of(str(bind.type.item_type.compile(dialect=dialect)))) is not None
+    }
     return _Compiled(
         sql=str(compiled),
         constants=dict(compiled.params),
         binds=binds,
+        arrays=arrays,
         row=namedtuple("Row", [c.key or f"column_{n}" for n, c in enumerate(columns)]),
         # The column types' own conversions (a UTC instant tagged UTC, say), as Core applies.
         processors=tuple(

@@ -17,8 +17,11 @@ from typing import Any
 
 from sqlalchemy import bindparam, column, func, values
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import FromClause
 from sqlalchemy.types import TypeEngine
+
+from fidela.platform.packed_arrays import kind_of, pack
 
 
 @dataclass(frozen=True)
@@ -56,11 +59,29 @@ def row_table(
 
 
 def row_params(
-    name: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
-) -> dict[str, list[Any]]:
+    name: str,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    kinds: Sequence[str | None] | None = None,
+) -> dict[str, Any]:
     """On PostgreSQL, the parameters of ``rows`` for a statement built once with
     ``row_table(..., rows=None)``: without building the table again, which cost more CPU
-    than running the statement for a handful of members."""
+    than running the statement for a handful of members.
+
+    With ``kinds`` (each column's packing kind, see ``array_kinds``), each array is packed
+    here rather than adapted by psycopg (see ``platform.packed_arrays``)."""
+    if kinds is None:
+        return {
+            f"{name}_{column}": [row[index] for row in rows] for index, column in enumerate(columns)
+        }
     return {
-        f"{name}_{column}": [row[index] for row in rows] for index, column in enumerate(columns)
+        f"{name}_{column}": pack(kind, [row[index] for row in rows])
+        for index, (column, kind) in enumerate(zip(columns, kinds, strict=True))
     }
+
+
+def array_kinds(
+    columns: Sequence[tuple[str, TypeEngine[Any]]], dialect: Dialect
+) -> list[str | None]:
+    """The packing kind of each column's array on PostgreSQL (None: left to psycopg)."""
+    return [kind_of(str(kind.compile(dialect=dialect))) for _, kind in columns]

@@ -41,7 +41,7 @@ from fidela.ledger.models import LedgerAccount, LedgerEntry, LedgerLot
 from fidela.ledger.rules.lots import LotState
 from fidela.platform import driver
 from fidela.platform.db import table_of
-from fidela.platform.row_tables import RowTable, row_params, row_table
+from fidela.platform.row_tables import RowTable, array_kinds, row_params, row_table
 from fidela.platform.types import UTCDateTime
 from fidela.tier.rules import Basis, TierLadder
 
@@ -90,12 +90,13 @@ def window_counts(
         # running them for a handful of members.
         key = (points, ladder.count_pending)
         if key not in _compiled:
-            built = _statement(row_table(dialect.name, "w", _columns(points), None), key)
+            columns = _columns(points)
+            built = _statement(row_table(dialect.name, "w", columns, None), key)
             compiled = built.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-            _compiled[key] = (str(compiled), dict(compiled.params))
-        sql, constants = _compiled[key]
+            _compiled[key] = (str(compiled), dict(compiled.params), array_kinds(columns, dialect))
+        sql, constants, kinds = _compiled[key]
         names = [name for name, _ in _columns(points)]
-        params = constants | params | row_params("w", names, rows)
+        params = constants | params | row_params("w", names, rows, kinds)
         result: Any = driver.run(session, sql, params)
     else:
         table = row_table(dialect.name, "w", _columns(points), rows)
@@ -106,7 +107,7 @@ def window_counts(
     }
 
 
-_compiled: dict[tuple[bool, bool], tuple[str, dict[str, Any]]] = {}
+_compiled: dict[tuple[bool, bool], tuple[str, dict[str, Any], list[str | None]]] = {}
 
 
 def _columns(points: bool) -> list[tuple[str, TypeEngine[Any]]]:
