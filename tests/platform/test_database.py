@@ -10,6 +10,8 @@ from fidela.platform.db import Database, normalise_url
 from fidela.platform.outbox import service as outbox
 from fidela.platform.outbox.models import OutboxMessage
 
+T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
+
 
 def test_postgres_urls_use_psycopg_3() -> None:
     assert normalise_url("postgresql://u@h/db").startswith("postgresql+psycopg://")
@@ -27,6 +29,28 @@ def test_datetimes_come_back_timezone_aware_utc(database: Database) -> None:
         assert stored.created_at == local
         assert stored.created_at.tzinfo is not None
         assert stored.created_at.utcoffset() == timedelta(0)
+        # Tagged UTC itself, whatever the server's default zone: PostgreSQL sessions are
+        # opened in UTC, so neither psycopg nor the column type converts anything.
+        assert stored.created_at.tzinfo is UTC
+        (raw,) = session.execute(
+            select(OutboxMessage.created_at).where(OutboxMessage.id == created.id)
+        ).one()
+        assert raw.tzinfo is UTC
+
+
+def test_postgresql_sessions_run_in_utc(database: Database) -> None:
+    with database.read() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            pytest.skip("SQLite has no session time zone")
+        assert session.execute(text("SHOW timezone")).scalar_one() == "UTC"
+
+
+def test_json_documents_read_back_as_written(database: Database) -> None:
+    payload = {"big": 2**70, "text": "caf\u00e9 \U0001f600", "nested": [1.5, None, True], "": {}}
+    with database.write() as session:
+        created = outbox.enqueue_message(session, topic="t", key="json", payload=payload, now=T0)
+    with database.read() as session:
+        assert session.get_one(OutboxMessage, created.id).payload == payload
 
 
 def test_naive_datetimes_are_refused(database: Database) -> None:

@@ -106,7 +106,11 @@ def create_db_engine(
         )
         _install_sqlite_behaviour(engine)
         return engine
-    options = ["-c jit=off"]
+    # UTC sessions, whatever the server's default zone: psycopg then tags every timestamptz
+    # it reads with ``datetime.UTC`` itself instead of converting it to a named zone (a
+    # server set to 'Etc/UTC' cost 0.77 against 0.51 us a value), and ``UTCDateTime`` has
+    # nothing left to convert. Nothing in SQL depends on the session's zone.
+    options = ["-c jit=off", "-c timezone=UTC"]
     if generic_plans:
         # See Database.for_small_groups.
         options.append("-c plan_cache_mode=force_generic_plan")
@@ -120,6 +124,7 @@ def create_db_engine(
         max_overflow=pool_size,
         pool_recycle=3600,
         json_serializer=jsontext.dumps,
+        json_deserializer=jsontext.loads,
         # No JIT compilation: it pays off on long analytical scans, but PostgreSQL decides on
         # the plan's estimated cost, and a batch statement over a table whose statistics lag
         # behind a bulk load looked costly enough that compiling took 308 ms of a 762 ms run.

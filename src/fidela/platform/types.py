@@ -28,9 +28,17 @@ class UTCDateTime(TypeDecorator[datetime]):
         utc = value.astimezone(UTC)
         return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
 
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        if dialect.name == "postgresql":
+            # Sessions are opened in UTC (``platform.db``): psycopg tags every value it reads
+            # with ``datetime.UTC`` itself. Calling the conversion below anyway cost about
+            # 0.5 us a value, 2 ms for the 700 standings a batch's first wave locks.
             return None
+        return super().result_processor(dialect, coltype)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is UTC:
+            return value
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
