@@ -70,10 +70,8 @@ def row_params(
 
     With ``kinds`` (each column's packing kind, see ``array_kinds``), each array is packed
     here rather than adapted by psycopg (see ``platform.packed_arrays``)."""
-    if kinds is None:
-        return {
-            f"{name}_{column}": [row[index] for row in rows] for index, column in enumerate(columns)
-        }
+    # ``pack`` leaves a kind of None as a plain list.
+    kinds = kinds if kinds is not None else [None] * len(columns)
     return {
         f"{name}_{column}": pack(kind, [row[index] for row in rows])
         for index, (column, kind) in enumerate(zip(columns, kinds, strict=True))
