@@ -88,6 +88,7 @@ def create_app(
         lambda: app.state.clock(),
         max_group=settings.ingest_group_max,
         gather_seconds=settings.ingest_group_gather_ms / 1000,
+        gather_max_seconds=settings.ingest_group_gather_max_ms / 1000,
         inline=settings.ingest_group_inline and grouped.dialect == "postgresql",
     )
     install_error_handlers(app)

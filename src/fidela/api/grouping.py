@@ -9,9 +9,20 @@ has committed. An idle server adds no delay: the first request starts a transact
 Under load, the clients answered by one group send their next events a moment later, and a
 group started at once would hold only the one or two that arrived first, paying a whole
 transaction's fixed cost for them (with 8 clients, groups alternated between 1 and 7 events).
-So before the next group the grouper waits, at most ``gather_seconds``, until as many events
-are waiting as there were senders during the last group (the events it held plus those that
-arrived meanwhile). A lone client never waits: its next event is the one awaited.
+So before the next group the grouper waits until as many events are waiting as there were
+senders during the last group (the events it held plus those that arrived meanwhile). A lone
+client never waits: its next event is the one awaited.
+
+How long it may wait (``gather_limit``) follows the load: as long as the last group ran, at
+least ``gather_seconds`` (time for the clients just answered to send again) and at most
+``gather_max_seconds``. Events arriving at a steady rate (an open loop: a shop's orders, not
+clients waiting on their answers) never reach the target, so the wait is what sizes the
+groups. With a fixed 2 ms, a process at half its capacity ran groups of one or two events
+back to back, each paying the whole fixed cost of a transaction, and so used the CPU of a
+process at full capacity: on a 2-core machine its requests queued behind one another (p99
+95-118 ms at half of pgbench's rate). Waiting as long as the last group ran keeps a busy
+process gathering about half of its time, so each group holds about twice the events that
+arrive while one runs; a lightly loaded one runs short groups and waits little.
 
 Each event keeps its own outcome: a rejected one is answered with its own problem and costs
 the others nothing (``fidela.event.ingestion``). If the group's transaction fails as a whole
@@ -47,6 +58,12 @@ from fidela.wiring import Wiring
 Outcome = EventResult | DomainError | BaseException
 
 
+def gather_limit(last_run: float, floor: float, ceiling: float) -> float:
+    """How long the next group may wait for events, in seconds: as long as the last group
+    ran, at least ``floor``, at most ``ceiling`` (the floor wins if the two cross)."""
+    return max(floor, min(ceiling, last_run))
+
+
 @dataclass
 class _Waiting:
     event: EventIn
@@ -61,6 +78,7 @@ class EventGrouper:
     clock: Callable[[], datetime]
     max_group: int = 500
     gather_seconds: float = 0.002
+    gather_max_seconds: float = 0.020
     # Run each group on the event loop's own thread rather than handing it to a worker
     # thread (see the module's last paragraph).
     inline: bool = False
@@ -82,14 +100,19 @@ class EventGrouper:
     async def _drain(self) -> None:
         # Made here, in the loop that serves the requests (a test may run several loops).
         self._arrived = asyncio.Event()
+        loop = asyncio.get_running_loop()
         target = 0
+        ran = 0.0  # seconds the last group took
         try:
             while True:
-                await self._gather(target)
+                await self._gather(
+                    target, gather_limit(ran, self.gather_seconds, self.gather_max_seconds)
+                )
                 if not self._waiting:
                     return
                 group = self._waiting[: self.max_group]
                 del self._waiting[: self.max_group]
+                started = loop.time()
                 try:
                     if self.inline:
                         outcomes = self._ingest_group(group)
@@ -97,6 +120,7 @@ class EventGrouper:
                         outcomes = await run_in_threadpool(self._ingest_group, group)
                 except BaseException as exc:
                     outcomes = [exc] * len(group)
+                ran = loop.time() - started
                 # The clients about to be answered plus those that arrived meanwhile: about
                 # as many as are sending now, so the next group waits for them.
                 target = min(len(group) + len(self._waiting), self.max_group)
@@ -110,10 +134,10 @@ class EventGrouper:
         finally:
             self._running = False
 
-    async def _gather(self, target: int) -> None:
-        """Wait, at most ``gather_seconds``, until ``target`` events are waiting."""
+    async def _gather(self, target: int, limit: float) -> None:
+        """Wait, at most ``limit`` seconds, until ``target`` events are waiting."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.gather_seconds
+        deadline = loop.time() + limit
         arrived = self._arrived
         while arrived is not None and len(self._waiting) < target:
             remaining = deadline - loop.time()

@@ -95,8 +95,18 @@ class Settings(BaseSettings):
         ge=0,
         le=50,
         description=(
-            "Under load, how long the next group of single events may wait for the clients "
-            "just answered to send again (see fidela.api.grouping); 0: never wait"
+            "How long the next group of single events waits at least, under load, for the "
+            "clients just answered to send again (see fidela.api.grouping); 0: no floor"
+        ),
+    )
+    ingest_group_gather_max_ms: float = Field(
+        default=20.0,
+        ge=0,
+        le=200,
+        description=(
+            "How long the next group of single events may wait at most: it waits as long as "
+            "the last group ran, so a busy process gathers bigger groups (see "
+            "fidela.api.grouping); 0: no longer than FIDELA_INGEST_GROUP_GATHER_MS"
         ),
     )
 
