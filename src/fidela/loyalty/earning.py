@@ -542,6 +542,21 @@ def _plan(programme: Programme, index: int, event: DispatchedEvent) -> _Planned 
     return _Planned(index, event, facts.order, facts, order_id)
 
 
+def _plans(
+    programme: Programme, concerned: Sequence[tuple[int, DispatchedEvent, bool]]
+) -> dict[int, _Planned | DomainError | None]:
+    """Per index, the plan of each plain event (None: not this programme's currency), or
+    the error that refuses it."""
+    plans: dict[int, _Planned | DomainError | None] = {}
+    for index, event, paying in concerned:
+        if _is_plain(programme, event, paying):
+            try:
+                plans[index] = _plan(programme, index, event)
+            except DomainError as error:
+                plans[index] = error
+    return plans
+
+
 @dataclass(frozen=True)
 class _Locked:
     """The accounts and memberships a batch locked up front, as read then: the first wave
@@ -782,6 +797,10 @@ def earn_on_events(
             if _concerns(programme, event, paying)
         ]
         members = sorted({e.customer_id for _, e, _ in concerned if e.customer_id is not None})
+        # The plain events' plans (the order as the engine sees it) are pure: made before the
+        # locks, they no longer lengthen the time the members stay locked, which concurrent
+        # batches sharing members wait out one after the other.
+        plans = _plans(programme, concerned)
         # Every lock the waves below will take, taken now in one global order (accounts, then
         # memberships, then counters; primary-key order in each): see ledger.batch.lock_accounts.
         accounts = lock_accounts(session, programme=programme.code, customer_ids=members)
@@ -803,8 +822,10 @@ def earn_on_events(
         for index, event, paying in concerned:
             customer_id = event.customer_id
             try:
-                if _is_plain(programme, event, paying):
-                    planned = _plan(programme, index, event)
+                if index in plans:
+                    planned = plans[index]
+                    if isinstance(planned, DomainError):
+                        raise planned
                     if planned is None:
                         continue
                     item: _Planned | _Booked = planned
