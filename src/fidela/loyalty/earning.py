@@ -557,6 +557,71 @@ def _plans(
     return plans
 
 
+# Evaluating a batch's first wave before the locks costs one statement more on a programme
+# with a ladder (the members' tiers, read without locking): worth it where other batches
+# may be waiting for those locks, not for the handful of members of a group of single
+# events, which pays it on every transaction.
+EARLY_MEMBERS = 64
+
+
+@dataclass(frozen=True)
+class _Early:
+    """An evaluation made before the locks, and for whom (the member's tier then)."""
+
+    member: Member
+    evaluation: Evaluation
+
+
+def _evaluate_early(
+    session: Session,
+    programme: Programme,
+    concerned: Sequence[tuple[int, DispatchedEvent, bool]],
+    plans: dict[int, _Planned | DomainError | None],
+) -> dict[int, _Early]:
+    """Each member's first event, if a plain one, evaluated before the members are locked,
+    so that concurrent batches sharing members wait for less (the evaluation was about a
+    fifth of the time the locks were held, in batches of 1,000 with the demo programme).
+
+    Only where an evaluation reads nothing but the member's tier: no counter (cap, limit,
+    budget or punch card). A first event is evaluated in the first wave, before anything is
+    written for its member, on the tier read under the locks; where that tier is the one
+    read here, the evaluation is the same, and otherwise it is made again (``_flush_wave``).
+    """
+    rule_set = programme.rule_set
+    if rule_set is None or rule_set.counts:
+        return {}
+    first: list[_Planned] = []
+    seen: set[int] = set()
+    for index, event, _ in concerned:
+        customer = event.customer_id
+        if customer is None or customer in seen:
+            continue
+        planned = plans.get(index, _UNPLANNED)
+        if planned is None or isinstance(planned, DomainError):
+            continue  # not booked: the member's first event is a later one
+        seen.add(customer)  # an event booked on its own comes first: nothing early
+        if isinstance(planned, _Planned):
+            first.append(planned)
+    if programme.ladder is not None and len(first) < EARLY_MEMBERS:
+        return {}
+    codes: dict[int, str] = {}
+    if programme.ladder is not None:
+        codes = tiers.tiers_of(
+            session, programme_id=programme.id, customer_ids=[p.subject.customer_id for p in first]
+        )
+    early: dict[int, _Early] = {}
+    for planned in first:
+        member = _member(programme, codes, planned.subject.customer_id)
+        early[planned.index] = _Early(
+            member, evaluate(rule_set, planned.subject, member=member, counters=Counters())
+        )
+    return early
+
+
+# In ``plans``' place for an event that is not plain (booked on its own).
+_UNPLANNED = object()
+
+
 @dataclass(frozen=True)
 class _Locked:
     """The accounts and memberships a batch locked up front, as read then: the first wave
@@ -566,32 +631,40 @@ class _Locked:
     memberships: Sequence[Any]
 
 
+def _member(programme: Programme, codes: dict[int, str], customer_id: int) -> Member:
+    """Who earns, for the evaluation: their tier (``codes``, the base tier if absent) and
+    its multiplier."""
+    if programme.ladder is None:
+        return Member()
+    code = codes.get(customer_id, programme.ladder.base.code)
+    return Member(tier=code, tier_multiplier=benefits_for(programme.ladder, code).earn_multiplier)
+
+
 def _flush_wave(
     session: Session,
     programme: Programme,
     wave: list[_Planned],
     effects: list[dict[str, Any]],
     locked: _Locked | None = None,
+    early: dict[int, _Early] | None = None,
 ) -> bool:
     """Evaluate a wave (each member at most once) and write it in a constant number of
     statements: counters, lots, entries, caches, order earnings, then the tiers. Whether
-    there was anything to write."""
+    there was anything to write. ``early``: evaluations made before the locks (the first
+    wave's, see ``_evaluate_early``), used where the member is still who they were then."""
     rule_set = programme.rule_set
     if not wave or rule_set is None:
         return False
     customers = [item.subject.customer_id for item in wave]
-    members: dict[int, Member] = {c: Member() for c in customers}
+    codes: dict[int, str] = {}
     if programme.ladder is not None:
         codes = (
             tiers.tier_codes(locked.memberships)
             if locked is not None
             else tiers.tiers_of(session, programme_id=programme.id, customer_ids=customers)
         )
-        for customer in customers:
-            code = codes.get(customer, programme.ladder.base.code)
-            members[customer] = Member(
-                tier=code, tier_multiplier=benefits_for(programme.ladder, code).earn_multiplier
-            )
+    members = {c: _member(programme, codes, c) for c in customers}
+    early = early or {}
     needs = [
         (item.subject.customer_id, counters_needed(rule_set, item.subject, members[c]))
         for item, c in zip(wave, customers, strict=True)
@@ -606,7 +679,12 @@ def _flush_wave(
         customer = item.subject.customer_id
         known = loaded.get(customer) or Counters()
         mine = Counters(known.points, known.awards, known.punches, budgets)
-        evaluation = evaluate(rule_set, item.subject, member=members[customer], counters=mine)
+        made = early.get(item.index)
+        evaluation = (
+            made.evaluation
+            if made is not None and made.member == members[customer]
+            else evaluate(rule_set, item.subject, member=members[customer], counters=mine)
+        )
         # Rule budgets are shared by all members: later events of the wave see the usage.
         budgets = dict(Counters(budget_used=budgets).plus(evaluation.usage).budget_used)
         counters += counter_rows(programme.id, customer, evaluation.usage)
@@ -718,6 +796,8 @@ class _Waves:
 
     in_order: bool
     fresh: _Locked | None
+    # The first wave's evaluations made before the locks: good while ``fresh`` is.
+    early: dict[int, _Early] = field(default_factory=dict)
     waves: list[list[_Planned | _Booked]] = field(default_factory=list)
     pending: dict[int, int] = field(default_factory=dict)  # member -> events waiting
 
@@ -743,7 +823,8 @@ class _Waves:
         for wave in waves:
             plain = [item for item in wave if isinstance(item, _Planned)]
             try:
-                if _flush_wave(session, programme, plain, effects, self.fresh):
+                early = self.early if self.fresh is not None else None
+                if _flush_wave(session, programme, plain, effects, self.fresh, early):
                     self.fresh = None  # what was read under the locks is stale now
             except DomainError as error:
                 failed[plain[0].index] = error
@@ -801,6 +882,7 @@ def earn_on_events(
         # locks, they no longer lengthen the time the members stay locked, which concurrent
         # batches sharing members wait out one after the other.
         plans = _plans(programme, concerned)
+        early = _evaluate_early(session, programme, concerned, plans)
         # Every lock the waves below will take, taken now in one global order (accounts, then
         # memberships, then counters; primary-key order in each): see ledger.batch.lock_accounts.
         accounts = lock_accounts(session, programme=programme.code, customer_ids=members)
@@ -817,6 +899,7 @@ def earn_on_events(
             in_order=programme.rule_set is not None and programme.rule_set.shares_budgets,
             # Good until the first write (most batches and groups are one wave).
             fresh=_Locked(accounts, memberships),
+            early=early,
         )
 
         for index, event, paying in concerned:

@@ -1,0 +1,143 @@
+"""A batch evaluates its members' first events before locking them (``_evaluate_early``):
+the evaluation stands only for the tier read under the locks, and a counter-reading
+programme never evaluates early."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session
+
+from fidela.loyalty import earning
+from fidela.platform.db import Database
+from fidela.tier import service as tiers
+from tests.conftest import Clock
+from tests.event.builders import order
+from tests.loyalty.setup import BASE_RULES, LADDER, balance, create, customer_of, ingest
+
+CAPPED: dict[str, Any] = {
+    "timezone": "Europe/Paris",
+    "rules": [
+        {
+            "id": "base",
+            "kind": "spend",
+            "rate": "1",
+            "caps": [{"period": "month", "max_points": 1000}],
+        }
+    ],
+}
+
+
+def _gold(database: Database, clock: Clock, email: str) -> int:
+    """A member made Gold (x2) by a first order of 600 points."""
+    ingest(
+        database,
+        clock(),
+        order(f"G-{email}", clock(), customer={"email": email}, lines=[("P1", 1, 60000)]),
+    )
+    return customer_of(database, email)
+
+
+def _count_evaluations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    evaluate = earning.evaluate
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs["member"].tier)
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(earning, "evaluate", counted)
+    return calls
+
+
+def test_a_batch_evaluates_each_members_first_event_once_before_the_locks(
+    database: Database, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    create(database, clock(), ladder=LADDER)
+    gold = _gold(database, clock, "gold@example.com")
+    monkeypatch.setattr(earning, "EARLY_MEMBERS", 1)
+    calls = _count_evaluations(monkeypatch)
+    ingest(
+        database,
+        clock(),
+        order("T-1", clock(), customer={"email": "gold@example.com"}, lines=[("P1", 1, 10000)]),
+        order("T-2", clock(), customer={"email": "new@example.com"}, lines=[("P1", 1, 10000)]),
+        order("T-3", clock(), customer={"email": "gold@example.com"}, lines=[("P1", 1, 10000)]),
+    )
+    # The two first events once each (early, and kept under the locks), the second wave's
+    # one under the locks.
+    assert sorted(calls) == ["gold", "gold", "member"]
+    assert balance(database, gold, clock()).available == 600 + 200 + 200
+    assert balance(database, customer_of(database, "new@example.com"), clock()).available == 100
+
+
+def test_an_early_evaluation_for_a_tier_the_locks_contradict_is_made_again(
+    database: Database, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tier read before the locks is stale (a concurrent order made the member Gold in
+    between): the event earns at the Gold rate read under the locks."""
+    create(database, clock(), ladder=LADDER)
+    gold = _gold(database, clock, "gold@example.com")
+    monkeypatch.setattr(earning, "EARLY_MEMBERS", 1)
+    read = tiers.tiers_of
+
+    def before_the_upgrade(session: Session, **kwargs: Any) -> dict[int, str]:
+        codes = read(session, **kwargs)
+        return dict.fromkeys(codes, "member")
+
+    monkeypatch.setattr(tiers, "tiers_of", before_the_upgrade)
+    calls = _count_evaluations(monkeypatch)
+    ingest(
+        database,
+        clock(),
+        order("T-1", clock(), customer={"email": "gold@example.com"}, lines=[("P1", 1, 10000)]),
+    )
+    assert calls == ["member", "gold"]
+    assert balance(database, gold, clock()).available == 600 + 200
+
+
+def test_a_group_of_few_members_with_a_ladder_reads_no_tiers_before_the_locks(
+    database: Database, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    create(database, clock(), ladder=LADDER)
+    _gold(database, clock, "gold@example.com")
+    calls = _count_evaluations(monkeypatch)
+    ingest(
+        database,
+        clock(),
+        order("T-1", clock(), customer={"email": "gold@example.com"}, lines=[("P1", 1, 10000)]),
+    )
+    assert earning.EARLY_MEMBERS > 1
+    assert calls == ["gold"]
+
+
+@pytest.mark.parametrize("rules", [BASE_RULES, CAPPED], ids=["plain", "capped"])
+def test_only_a_programme_whose_evaluations_read_no_counter_evaluates_early(
+    database: Database, clock: Clock, monkeypatch: pytest.MonkeyPatch, rules: dict[str, Any]
+) -> None:
+    create(database, clock(), rules=rules)
+    monkeypatch.setattr(earning, "EARLY_MEMBERS", 1)
+    early = earning._evaluate_early
+    made: list[int] = []
+
+    def spied(*args: Any, **kwargs: Any) -> Any:
+        found = early(*args, **kwargs)
+        made.append(len(found))
+        return found
+
+    monkeypatch.setattr(earning, "_evaluate_early", spied)
+    ingest(
+        database,
+        clock(),
+        *[
+            order(
+                f"T-{n}", clock(), customer={"email": f"m{n}@example.com"}, lines=[("P1", 1, 10000)]
+            )
+            for n in range(3)
+        ],
+    )
+    assert made == ([3] if rules is BASE_RULES else [0])
+    for n in range(3):
+        customer = customer_of(database, f"m{n}@example.com")
+        assert balance(database, customer, clock()).available == 100
