@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from fidela.loyalty import earning
+from fidela.loyalty.rules import evaluate
 from fidela.platform.db import Database
 from fidela.tier import service as tiers
 from tests.conftest import Clock
@@ -41,7 +42,6 @@ def _gold(database: Database, clock: Clock, email: str) -> int:
 
 def _count_evaluations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
-    evaluate = earning.evaluate
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         calls.append(kwargs["member"].tier)
