@@ -565,11 +565,37 @@ EARLY_MEMBERS = 64
 
 
 @dataclass(frozen=True)
+class _Assessed:
+    """What a plain event earns: its evaluation, the lots it posts and, for an order, the
+    points of each line (both empty without points)."""
+
+    evaluation: Evaluation
+    requests: list[EarnRequest]
+    lines: list[dict[str, Any]]
+
+
+def _assess(programme: Programme, item: _Planned, member: Member, counters: Counters) -> _Assessed:
+    rule_set = programme.rule_set
+    assert rule_set is not None  # noqa: S101 - only programmes with rules plan events
+    evaluation = evaluate(rule_set, item.subject, member=member, counters=counters)
+    if evaluation.total_points <= 0:
+        return _Assessed(evaluation, [], [])
+    key = order_ref(item.order_id) if item.order_id is not None else f"event:{item.event.id}"
+    return _Assessed(
+        evaluation,
+        earn_requests(programme, item.event, item.subject, evaluation, key=key),
+        []
+        if item.facts is None
+        else _line_earnings(rule_set, item.facts, member, evaluation.awards),
+    )
+
+
+@dataclass(frozen=True)
 class _Early:
-    """An evaluation made before the locks, and for whom (the member's tier then)."""
+    """An assessment made before the locks, and for whom (the member's tier then)."""
 
     member: Member
-    evaluation: Evaluation
+    assessed: _Assessed
 
 
 def _evaluate_early(
@@ -578,9 +604,10 @@ def _evaluate_early(
     concerned: Sequence[tuple[int, DispatchedEvent, bool]],
     plans: dict[int, _Planned | DomainError | None],
 ) -> dict[int, _Early]:
-    """Each member's first event, if a plain one, evaluated before the members are locked,
-    so that concurrent batches sharing members wait for less (the evaluation was about a
-    fifth of the time the locks were held, in batches of 1,000 with the demo programme).
+    """Each member's first event, if a plain one, assessed (evaluated, its lots and line
+    points made) before the members are locked, so that concurrent batches sharing members
+    wait for less (that was about a fifth of the time the locks were held, in batches of
+    1,000 with the demo programme).
 
     Only where an evaluation reads nothing but the member's tier: no counter (cap, limit,
     budget or punch card). A first event is evaluated in the first wave, before anything is
@@ -612,9 +639,7 @@ def _evaluate_early(
     early: dict[int, _Early] = {}
     for planned in first:
         member = _member(programme, codes, planned.subject.customer_id)
-        early[planned.index] = _Early(
-            member, evaluate(rule_set, planned.subject, member=member, counters=Counters())
-        )
+        early[planned.index] = _Early(member, _assess(programme, planned, member, Counters()))
     return early
 
 
@@ -680,19 +705,19 @@ def _flush_wave(
         known = loaded.get(customer) or Counters()
         mine = Counters(known.points, known.awards, known.punches, budgets)
         made = early.get(item.index)
-        evaluation = (
-            made.evaluation
+        assessed = (
+            made.assessed
             if made is not None and made.member == members[customer]
-            else evaluate(rule_set, item.subject, member=members[customer], counters=mine)
+            else _assess(programme, item, members[customer], mine)
         )
+        evaluation = assessed.evaluation
         # Rule budgets are shared by all members: later events of the wave see the usage.
         budgets = dict(Counters(budget_used=budgets).plus(evaluation.usage).budget_used)
         counters += counter_rows(programme.id, customer, evaluation.usage)
         points = evaluation.total_points
         if points <= 0:
             continue
-        key = order_ref(item.order_id) if item.order_id is not None else f"event:{item.event.id}"
-        requests += earn_requests(programme, item.event, item.subject, evaluation, key=key)
+        requests += assessed.requests
         earned[item.index] = points
         if item.facts is not None and item.order_id is not None:
             earnings.append(
@@ -704,9 +729,7 @@ def _flush_wave(
                     "rule_set_version": programme.rule_set_version,
                     "amount_minor": item.facts.total_minor,
                     "points": points,
-                    "lines": _line_earnings(
-                        rule_set, item.facts, members[customer], evaluation.awards
-                    ),
+                    "lines": assessed.lines,
                     "points_paid": 0,
                     "clawed_back": 0,
                     "given_back": 0,
