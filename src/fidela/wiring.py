@@ -63,7 +63,11 @@ def customer_policy(settings: Settings) -> CustomerPolicy:
 
 def build_wiring(settings: Settings) -> Wiring:
     subscribers = SubscriberRegistry()
-    subscribers.subscribe("order.completed", "order", batch=commerce.record_orders)
+    # The check refuses an order with bad figures before anything is written (not in
+    # dispatch, where it would send the whole batch round again).
+    subscribers.subscribe(
+        "order.completed", "order", batch=commerce.record_orders, check=commerce.check_order
+    )
     subscribers.subscribe("order.returned", "return", batch=commerce.record_returns)
     # After "order" and "return": earning reads the recorded order, clawback the return.
     subscribers.subscribe("*", "loyalty", batch=loyalty_earning.earn_on_events)

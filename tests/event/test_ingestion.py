@@ -8,8 +8,11 @@ import pytest
 from sqlalchemy import func, select
 
 from fidela.commerce.models import SalesOrder, SalesOrderLine
+from fidela.commerce.rules import OrderTotalMismatch
 from fidela.customer.models import Customer, CustomerIdentity
+from fidela.event import repository
 from fidela.event import service as events
+from fidela.event.dispatch import SubscriberRegistry
 from fidela.event.models import Event
 from fidela.event.schemas import EventResult
 from fidela.platform.db import Database
@@ -163,3 +166,60 @@ def test_unisolated_ingestion_of_clean_events_answers_as_the_isolated_one_does(
     assert isinstance(replay, EventResult)
     assert replay.model_dump() == {**result.model_dump(), "replayed": True}
     assert count(database, SalesOrder) == 1
+
+
+def test_an_order_with_bad_figures_is_refused_before_anything_is_written(
+    database: Database, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commerce's check runs with the validation: the order is refused alone, and the batch
+    claims the others once instead of rolling back and running again without it."""
+    claimed: list[int] = []
+    claim = repository.claim_events
+
+    def counted(session: Any, rows: list[dict[str, Any]]) -> Any:
+        claimed.append(len(rows))
+        return claim(session, rows)
+
+    monkeypatch.setattr(repository, "claim_events", counted)
+    items = batch(
+        database,
+        clock,
+        [
+            order("T-1", clock(), customer={"email": "ana@example.com"}),
+            order("T-bad", clock(), customer={"email": "bob@example.com"}, total_minor=1),
+            order("T-2", clock(), customer={"email": "cyd@example.com"}),
+        ],
+    )
+    assert [item.status for item in items] == ["accepted", "rejected", "accepted"]
+    assert items[1].problem is not None
+    assert items[1].problem.code == "order_total_mismatch"
+    assert [e["pointer"] for e in items[1].problem.errors] == ["/events/1/data/total_minor"]
+    assert claimed == [2]
+    assert count(database, SalesOrder) == 2
+    assert count(database, Customer) == 2
+
+
+def test_unisolated_ingestion_refuses_bad_figures_without_handing_the_group_back(
+    database: Database, clock: Clock
+) -> None:
+    parsed = [
+        events.parse_event(order("T-1", clock(), customer={"email": "ana@example.com"})),
+        events.parse_event(order("T-bad", clock(), total_minor=1)),
+    ]
+    with database.write() as session:
+        outcomes = events.ingest_many(session, parsed, context=context(clock()), isolated=False)
+    assert isinstance(outcomes[0], EventResult)
+    assert isinstance(outcomes[1], OrderTotalMismatch)
+    assert count(database, Event) == 1
+
+
+def test_a_check_runs_for_the_types_its_pattern_matches_only() -> None:
+    seen: list[Any] = []
+    registry = SubscriberRegistry()
+    registry.subscribe(
+        "order.*", "orders", batch=lambda _s, es: [None] * len(es), check=seen.append
+    )
+    registry.subscribe("login", "logins", batch=lambda _s, es: [None] * len(es))
+    registry.check("order.completed", "data")
+    registry.check("login", "other")
+    assert seen == ["data"]

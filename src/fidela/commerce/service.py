@@ -15,6 +15,7 @@ from fidela.commerce.models import SalesOrder
 from fidela.commerce.rules import (
     CurrencyDiffers,
     LineIn,
+    OrderAmounts,
     OrderLineState,
     UnknownOrder,
     check_amount_refund,
@@ -38,15 +39,8 @@ def _currency(value: str, pointer: str) -> str:
         ) from None
 
 
-def _order_rows(event: DispatchedEvent) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The order row and line rows of an ``order.completed`` event; raises on bad figures
-    before anything is written."""
-    # The catalogue validated the data already; validate again only if called with a dict.
-    data = (
-        event.payload
-        if isinstance(event.payload, OrderCompleted)
-        else OrderCompleted.model_validate(event.data)
-    )
+def _figures(data: OrderCompleted) -> tuple[str, list[int], OrderAmounts]:
+    """The currency, line numbers and amounts of an order; raises on bad figures."""
     currency = _currency(data.currency, "/data/currency")
     numbers = line_numbers([line.line_no for line in data.lines])
     amounts = order_amounts(
@@ -58,6 +52,25 @@ def _order_rows(event: DispatchedEvent) -> tuple[dict[str, Any], list[dict[str, 
         discount_minor=data.discount_minor,
         stated_total=data.total_minor,
     )
+    return currency, numbers, amounts
+
+
+def check_order(data: OrderCompleted) -> None:
+    """Refuse an order whose figures ``record_orders`` would refuse (the ingestion's check,
+    run before anything is written: see ``fidela.event.dispatch``)."""
+    _figures(data)
+
+
+def _order_rows(event: DispatchedEvent) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The order row and line rows of an ``order.completed`` event; raises on bad figures
+    before anything is written."""
+    # The catalogue validated the data already; validate again only if called with a dict.
+    data = (
+        event.payload
+        if isinstance(event.payload, OrderCompleted)
+        else OrderCompleted.model_validate(event.data)
+    )
+    currency, numbers, amounts = _figures(data)
     points_payments = [p for p in data.payments if p.method == "points"]
     order = {
         "customer_id": event.customer_id,

@@ -11,6 +11,13 @@ Ingestion is set-based: a subscriber may register a *batch* form that receives e
 matching event of a batch at once, in order, and answers one outcome per event; it must
 write nothing for an event it rejects. Subscribers without a batch form are called once per
 event. Later subscribers see earlier ones' effects in ``DispatchedEvent.effects``.
+
+A subscriber may also register a *check*: a pure function of the event's validated data
+(the catalogue model) that raises the domain error its subscriber would reject the event
+with, where that needs nothing from the database (an order's figures). Ingestion runs the
+checks with its own validation, before anything is written, so such an event is refused
+alone: refused in dispatch, it would make its whole batch run again without it (everything
+the batch wrote is rolled back with the event's).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from fidela.kernel.errors import DomainError
 Effect = dict[str, Any] | None
 Subscriber = Callable[[Session, DispatchedEvent], Effect]
 BatchSubscriber = Callable[[Session, Sequence[DispatchedEvent]], list[Effect | DomainError]]
+Check = Callable[[Any], None]
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,7 @@ class _Registration:
     name: str
     one: Subscriber | None
     many: BatchSubscriber | None
+    check: Check | None = None
 
 
 @dataclass
@@ -48,15 +57,23 @@ class SubscriberRegistry:
         subscriber: Subscriber | None = None,
         *,
         batch: BatchSubscriber | None = None,
+        check: Check | None = None,
     ) -> None:
         """Call ``subscriber`` (or ``batch`` with all matching events of a batch) for events
         matching ``pattern`` (``order.completed``, ``order.*`` or ``*``); what it returns is
-        the event's effect under ``name``."""
+        the event's effect under ``name``. ``check``: see the module's last paragraph."""
         if subscriber is None and batch is None:
             raise ValueError("give a subscriber, a batch subscriber or both")
         if any(existing.name == name for existing in self._subscribers):
             raise ValueError(f"a subscriber named {name!r} is already registered")
-        self._subscribers.append(_Registration(pattern, name, subscriber, batch))
+        self._subscribers.append(_Registration(pattern, name, subscriber, batch, check))
+
+    def check(self, event_type: str, data: Any) -> None:
+        """Run the checks registered for ``event_type`` on its validated data (raises the
+        first one's domain error)."""
+        for registration in self._subscribers:
+            if registration.check is not None and matches(registration.pattern, event_type):
+                registration.check(data)
 
     def dispatch_many(
         self, session: Session, events: Sequence[DispatchedEvent]

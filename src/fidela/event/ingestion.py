@@ -132,6 +132,10 @@ def _prepare(
     event_type = validate_type_name(event.type)
     source = validate_source(event.source)
     payload, data = validate_data(event_type, event.data, schemas)
+    if payload is not None:
+        # Subscribers' checks that need no database: such an event is refused here, alone,
+        # not in dispatch, where it would send its whole batch round again.
+        context.subscribers.check(event_type, payload)
     entry = CATALOGUE.get(event_type)
     if entry is not None and entry.requires_customer and event.customer is None:
         raise CustomerRequired(
