@@ -223,3 +223,15 @@ def test_a_check_runs_for_the_types_its_pattern_matches_only() -> None:
     registry.check("order.completed", "data")
     registry.check("login", "other")
     assert seen == ["data"]
+
+
+def test_an_order_invalid_in_its_customer_and_its_figures_is_refused_for_its_customer(
+    database: Database, clock: Clock
+) -> None:
+    """The checks come after the event's own validation, as dispatch did: the same error
+    is reported whichever refuses it."""
+    items = batch(
+        database, clock, [order("T-1", clock(), customer={"email": "not-an-email"}, total_minor=1)]
+    )
+    assert items[0].problem is not None
+    assert items[0].problem.errors[0]["pointer"].startswith("/events/0/customer")

@@ -132,23 +132,25 @@ def _prepare(
     event_type = validate_type_name(event.type)
     source = validate_source(event.source)
     payload, data = validate_data(event_type, event.data, schemas)
-    if payload is not None:
-        # Subscribers' checks that need no database: such an event is refused here, alone,
-        # not in dispatch, where it would send its whole batch round again.
-        context.subscribers.check(event_type, payload)
     entry = CATALOGUE.get(event_type)
     if entry is not None and entry.requires_customer and event.customer is None:
         raise CustomerRequired(
             f"'{event_type}' events must say which customer they are about",
             [FieldProblem("/customer", "required for this event type")],
         )
+    request = _resolve_request(event, context)
+    if payload is not None:
+        # Last, as in dispatch: subscribers' checks that need no database. Such an event is
+        # refused here, alone, not in dispatch, where it would send its whole batch round
+        # again.
+        context.subscribers.check(event_type, payload)
     return _Prepared(
         index=index,
         event=event,
         key=(source, event.external_id, event_type),
         data=data,
         payload=payload,
-        request=_resolve_request(event, context),
+        request=request,
     )
 
 
