@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from fidela.commerce import service as commerce
 from fidela.commerce.models import SalesOrder, SalesOrderLine
 from fidela.commerce.rules import OrderTotalMismatch
 from fidela.customer.models import Customer, CustomerIdentity
@@ -214,15 +215,43 @@ def test_unisolated_ingestion_refuses_bad_figures_without_handing_the_group_back
 
 
 def test_a_check_runs_for_the_types_its_pattern_matches_only() -> None:
+    def nothing(_session: Any, events: Any) -> list[Any]:
+        return [None] * len(events)
+
     seen: list[Any] = []
     registry = SubscriberRegistry()
-    registry.subscribe(
-        "order.*", "orders", batch=lambda _s, es: [None] * len(es), check=seen.append
-    )
-    registry.subscribe("login", "logins", batch=lambda _s, es: [None] * len(es))
-    registry.check("order.completed", "data")
-    registry.check("login", "other")
+    registry.subscribe("order.*", "orders", batch=nothing, check=seen.append)
+    registry.subscribe("login", "logins", batch=nothing)
+    assert registry.check("order.completed", "data") == {}  # the check returned None
+    assert registry.check("login", "other") == {}
     assert seen == ["data"]
+    registry.subscribe("order.completed", "sizes", batch=nothing, check=len)
+    assert registry.check("order.completed", "four") == {len: 4}
+
+
+def test_an_orders_figures_are_worked_out_once(
+    database: Database, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check's figures reach ``record_orders``, which does not work them out again."""
+    worked: list[str] = []
+    figures = commerce._figures
+
+    def counted(data: Any) -> Any:
+        worked.append(data.currency)
+        return figures(data)
+
+    monkeypatch.setattr(commerce, "_figures", counted)
+    items = batch(
+        database,
+        clock,
+        [order(f"T-{n}", clock(), customer={"email": f"c{n}@example.com"}) for n in range(3)],
+    )
+    assert [item.status for item in items] == ["accepted"] * 3
+    assert worked == ["EUR"] * 3
+    with database.read() as session:
+        totals = set(session.execute(select(SalesOrder.total_minor)).scalars())
+    assert len(totals) == 1
+    assert None not in totals
 
 
 def test_an_order_invalid_in_its_customer_and_its_figures_is_refused_for_its_customer(

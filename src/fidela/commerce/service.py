@@ -39,7 +39,10 @@ def _currency(value: str, pointer: str) -> str:
         ) from None
 
 
-def _figures(data: OrderCompleted) -> tuple[str, list[int], OrderAmounts]:
+Figures = tuple[str, list[int], OrderAmounts]
+
+
+def _figures(data: OrderCompleted) -> Figures:
     """The currency, line numbers and amounts of an order; raises on bad figures."""
     currency = _currency(data.currency, "/data/currency")
     numbers = line_numbers([line.line_no for line in data.lines])
@@ -55,10 +58,11 @@ def _figures(data: OrderCompleted) -> tuple[str, list[int], OrderAmounts]:
     return currency, numbers, amounts
 
 
-def check_order(data: OrderCompleted) -> None:
+def check_order(data: OrderCompleted) -> Figures:
     """Refuse an order whose figures ``record_orders`` would refuse (the ingestion's check,
-    run before anything is written: see ``fidela.event.dispatch``)."""
-    _figures(data)
+    run before anything is written: see ``fidela.event.dispatch``); the figures, which
+    ``record_orders`` then takes as they are."""
+    return _figures(data)
 
 
 def _order_rows(event: DispatchedEvent) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -70,7 +74,9 @@ def _order_rows(event: DispatchedEvent) -> tuple[dict[str, Any], list[dict[str, 
         if isinstance(event.payload, OrderCompleted)
         else OrderCompleted.model_validate(event.data)
     )
-    currency, numbers, amounts = _figures(data)
+    # Worked out by the ingestion's check, when it ran (the path through ``record_orders``).
+    checked: Figures | None = event.checked.get(check_order)
+    currency, numbers, amounts = checked if checked is not None else _figures(data)
     points_payments = [p for p in data.payments if p.method == "points"]
     order = {
         "customer_id": event.customer_id,

@@ -17,7 +17,9 @@ A subscriber may also register a *check*: a pure function of the event's validat
 with, where that needs nothing from the database (an order's figures). Ingestion runs the
 checks with its own validation, before anything is written, so such an event is refused
 alone: refused in dispatch, it would make its whole batch run again without it (everything
-the batch wrote is rolled back with the event's).
+the batch wrote is rolled back with the event's). What a check returns (not None) reaches
+the subscribers in ``DispatchedEvent.checked``, keyed by the check itself, so the work is
+not done twice.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from fidela.kernel.errors import DomainError
 Effect = dict[str, Any] | None
 Subscriber = Callable[[Session, DispatchedEvent], Effect]
 BatchSubscriber = Callable[[Session, Sequence[DispatchedEvent]], list[Effect | DomainError]]
-Check = Callable[[Any], None]
+Check = Callable[[Any], Any]
 
 
 @dataclass(frozen=True)
@@ -68,12 +70,16 @@ class SubscriberRegistry:
             raise ValueError(f"a subscriber named {name!r} is already registered")
         self._subscribers.append(_Registration(pattern, name, subscriber, batch, check))
 
-    def check(self, event_type: str, data: Any) -> None:
+    def check(self, event_type: str, data: Any) -> dict[Check, Any]:
         """Run the checks registered for ``event_type`` on its validated data (raises the
-        first one's domain error)."""
+        first one's domain error); what they returned, by check."""
+        checked: dict[Check, Any] = {}
         for registration in self._subscribers:
             if registration.check is not None and matches(registration.pattern, event_type):
-                registration.check(data)
+                found = registration.check(data)
+                if found is not None:
+                    checked[registration.check] = found
+        return checked
 
     def dispatch_many(
         self, session: Session, events: Sequence[DispatchedEvent]

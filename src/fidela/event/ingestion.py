@@ -73,6 +73,7 @@ class _Prepared:
     data: dict[str, Any]
     payload: Any
     request: ResolveRequest | None
+    checked: dict[Any, Any] = field(default_factory=dict)
     event_id: int = 0
     resolution: Resolution | None = None
     effects: dict[str, Any] = field(default_factory=dict)
@@ -139,11 +140,9 @@ def _prepare(
             [FieldProblem("/customer", "required for this event type")],
         )
     request = _resolve_request(event, context)
-    if payload is not None:
-        # Last, as in dispatch: subscribers' checks that need no database. Such an event is
-        # refused here, alone, not in dispatch, where it would send its whole batch round
-        # again.
-        context.subscribers.check(event_type, payload)
+    # Last, as in dispatch: subscribers' checks that need no database. Such an event is
+    # refused here, alone, not in dispatch, where it would send its whole batch round again.
+    checked = context.subscribers.check(event_type, payload) if payload is not None else {}
     return _Prepared(
         index=index,
         event=event,
@@ -151,6 +150,7 @@ def _prepare(
         data=data,
         payload=payload,
         request=request,
+        checked=checked,
     )
 
 
@@ -344,6 +344,7 @@ def _dispatch(session: Session, fresh: list[_Prepared], context: IngestContext) 
             data=prepared.data,
             now=context.now,
             payload=prepared.payload,
+            checked=prepared.checked,
             effects=prepared.effects,
         )
         for prepared in fresh

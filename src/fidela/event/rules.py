@@ -124,6 +124,8 @@ class DispatchedEvent:
     now: datetime
     effects: dict[str, Any] = field(default_factory=dict)
     payload: Any = None  # the validated catalogue model of ``data``, when there is one
+    # What each subscriber's check made of the event, by check (see ``fidela.event.dispatch``).
+    checked: dict[Any, Any] = field(default_factory=dict)
 
 
 def matches(pattern: str, event_type: str) -> bool:
