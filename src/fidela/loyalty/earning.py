@@ -599,10 +599,7 @@ class _Early:
 
 
 def _evaluate_early(
-    session: Session,
-    programme: Programme,
-    concerned: Sequence[tuple[int, DispatchedEvent, bool]],
-    plans: dict[int, _Planned | DomainError | None],
+    session: Session, programme: Programme, plans: dict[int, _Planned | DomainError | None]
 ) -> dict[int, _Early]:
     """Each member's first event, if a plain one, assessed (evaluated, its lots and line
     points made) before the members are locked, so that concurrent batches sharing members
@@ -610,25 +607,20 @@ def _evaluate_early(
     1,000 with the demo programme).
 
     Only where an evaluation reads nothing but the member's tier: no counter (cap, limit,
-    budget or punch card). A first event is evaluated in the first wave, before anything is
-    written for its member, on the tier read under the locks; where that tier is the one
-    read here, the evaluation is the same, and otherwise it is made again (``_flush_wave``).
+    budget or punch card). Each member's first plain event is assessed; it is used only in
+    the first wave (each member's first booked event), before anything is written, and only
+    where the tier read under the locks is the one read here (``_flush_wave``). A member
+    whose first event is booked on its own (a points payment) has their plain one in a later
+    wave: assessed in vain, never used.
     """
     rule_set = programme.rule_set
     if rule_set is None or rule_set.counts:
         return {}
-    first: list[_Planned] = []
-    seen: set[int] = set()
-    for index, event, _ in concerned:
-        customer = event.customer_id
-        if customer is None or customer in seen:
-            continue
-        planned = plans.get(index, _UNPLANNED)
-        if planned is None or isinstance(planned, DomainError):
-            continue  # not booked: the member's first event is a later one
-        seen.add(customer)  # an event booked on its own comes first: nothing early
+    firsts: dict[int, _Planned] = {}
+    for planned in plans.values():  # in the events' order
         if isinstance(planned, _Planned):
-            first.append(planned)
+            firsts.setdefault(planned.subject.customer_id, planned)
+    first = list(firsts.values())
     if programme.ladder is not None and len(first) < EARLY_MEMBERS:
         return {}
     codes: dict[int, str] = {}
@@ -641,10 +633,6 @@ def _evaluate_early(
         member = _member(programme, codes, planned.subject.customer_id)
         early[planned.index] = _Early(member, _assess(programme, planned, member, Counters()))
     return early
-
-
-# In ``plans``' place for an event that is not plain (booked on its own).
-_UNPLANNED = object()
 
 
 @dataclass(frozen=True)
@@ -905,7 +893,7 @@ def earn_on_events(
         # locks, they no longer lengthen the time the members stay locked, which concurrent
         # batches sharing members wait out one after the other.
         plans = _plans(programme, concerned)
-        early = _evaluate_early(session, programme, concerned, plans)
+        early = _evaluate_early(session, programme, plans)
         # Every lock the waves below will take, taken now in one global order (accounts, then
         # memberships, then counters; primary-key order in each): see ledger.batch.lock_accounts.
         accounts = lock_accounts(session, programme=programme.code, customer_ids=members)
