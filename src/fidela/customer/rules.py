@@ -35,8 +35,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError
 
+from fidela.customer.email_syntax import normalised_address
 from fidela.kernel.errors import Conflict, FieldProblem, InvalidInput, NotFound
 
 # ---------------------------------------------------------------------------- errors
@@ -246,10 +247,10 @@ _NORMALISED_CACHE = 65_536
 @lru_cache(maxsize=_NORMALISED_CACHE)
 def _normalised_email(raw: str) -> str | EmailNotValidError:
     try:
-        result = validate_email(raw.strip(), check_deliverability=False)
+        normalised = normalised_address(raw.strip())
     except EmailNotValidError as exc:
         return exc
-    local, _, domain = result.normalized.rpartition("@")
+    local, _, domain = normalised.rpartition("@")
     return f"{local.casefold()}@{domain}"
 
 
