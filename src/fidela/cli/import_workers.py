@@ -29,6 +29,7 @@ from fidela.cli import context
 from fidela.cli.import_chunks import ChunkSpreader
 from fidela.imports.service import ImportReport
 from fidela.platform.db import Database
+from fidela.platform.heap import collection_paused
 
 # A unit is one row of the file, ready for its worker: (row number, what the row became).
 Unit = tuple[int, Any]
@@ -61,8 +62,10 @@ class _Failed:
 
 
 def apply_units(process: Process, units: Units, session: Session) -> ImportReport:
-    """``process`` with its arguments in the order ``write_retrying`` partial calls need."""
-    return process(session, units)
+    """``process`` with its arguments in the order ``write_retrying`` partial calls need; the
+    cyclic collector waits while a chunk is imported (see fidela.platform.heap)."""
+    with collection_paused():
+        return process(session, units)
 
 
 def _work(process: Process, inbox: Any, outbox: Any) -> None:

@@ -22,6 +22,7 @@ from fidela.event.schemas import (
     EventSchemaIn,
 )
 from fidela.event.service import IngestContext
+from fidela.platform.heap import collection_paused
 
 router = APIRouter(prefix="/v1/events", tags=["Events"], responses=PROBLEM_RESPONSES)
 Read = Annotated[Principal, Depends(scoped("events:read"))]
@@ -58,9 +59,11 @@ def ingest_batch(
     context = IngestContext(wiring.subscribers, wiring.policy, now, request_id_of(request))
     # Idempotent ingestion may run again whole when PostgreSQL breaks a deadlock with
     # another batch (overlapping members locked in another order) by rolling this one back.
-    items = database.write_retrying(
-        lambda session: service.ingest_batch(session, events=batch.events, context=context)
-    )
+    # The collector waits meanwhile: see fidela.platform.heap.
+    with collection_paused():
+        items = database.write_retrying(
+            lambda session: service.ingest_batch(session, events=batch.events, context=context)
+        )
     result = BatchResult(
         accepted=sum(item.status == "accepted" for item in items),
         duplicates=sum(item.status == "duplicate" for item in items),
