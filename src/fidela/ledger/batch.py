@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from fidela.customer import service as customers
 from fidela.ledger.models import LedgerAccount, LedgerEntry, LedgerLot
-from fidela.ledger.rules import Account, Bucket, ExpirySchedule, Hold, post_earn
+from fidela.ledger.rules import Account, Bucket, ExpirySchedule, Hold, Lot, Posting, post_earn
 from fidela.ledger.service import (
     MAX_KEY_LENGTH,
     Reason,
@@ -53,6 +53,26 @@ class EarnRequest:
     earned_at: datetime | None = None
 
 
+def fresh_posting(
+    request: EarnRequest, *, now: datetime, expiry: ExpirySchedule | None = None
+) -> Posting[Lot]:
+    """What `earn_many` posts for ``request`` on an account that owes nothing: its lot and
+    its earn entry (pure; the lot is numbered 0 until inserted).
+
+    A caller can work it out before locking the accounts and hand it to `earn_many`
+    (``postings``): made under the locks, ``post_earn`` took about a tenth of the time a
+    batch of 1,000 orders with the demo programme kept its members locked."""
+    return post_earn(
+        Account(),
+        ref=request.ref or request.key,
+        points=request.points,
+        now=now,
+        hold=request.hold,
+        expiry=expiry,
+        earned_at=request.earned_at,
+    )
+
+
 def earn_many(
     session: Session,
     *,
@@ -62,6 +82,7 @@ def earn_many(
     expiry: ExpirySchedule | None = None,
     locked: Sequence[Any] | None = None,
     fresh_keys: bool = False,
+    postings: Sequence[Posting[Lot] | None] | None = None,
 ) -> list[bool]:
     """Post every request (a customer may have several, under distinct keys: one event's
     lots under different holds); for each, whether it was posted now (False: its key was
@@ -73,9 +94,14 @@ def earn_many(
     ``fresh_keys``: the caller's keys name rows created in this very transaction (an order,
     an event), so no entry can carry them yet and the look-up of keys already posted is
     skipped (a statement per call). Were a key posted all the same, the (account, key)
-    unique index would refuse it: the transaction fails, nothing is posted twice."""
+    unique index would refuse it: the transaction fails, nothing is posted twice.
+
+    ``postings``: per request (in their order), its `fresh_posting` at this ``now`` and
+    ``expiry`` when the caller worked it out already, else None."""
     if not requests:
         return []
+    if postings is not None and len(postings) != len(requests):
+        raise ValueError("earn_many takes one posting or None per request")
     for request in requests:
         _check_points(request.points)
         _check_text(request.key, "/key", MAX_KEY_LENGTH)
@@ -132,7 +158,8 @@ def earn_many(
     )
     posted: list[bool] = []
     plain: list[tuple[EarnRequest, int, Any]] = []
-    for request, key in zip(requests, keys, strict=True):
+    given = postings if postings is not None else [None] * len(requests)
+    for request, key, made in zip(requests, keys, given, strict=True):
         account_id, debt = accounts[request.customer_id]
         if key in taken:
             posted.append(False)
@@ -153,15 +180,8 @@ def earn_many(
                 earned_at=request.earned_at,
             )
             continue
-        posting = post_earn(
-            Account(),
-            ref=request.ref or request.key,
-            points=request.points,
-            now=now,
-            hold=request.hold,
-            expiry=expiry,
-            earned_at=request.earned_at,
-        )
+        posting = made or fresh_posting(request, now=now, expiry=expiry)
+        _check_made(posting, request)
         plain.append((request, account_id, posting))
     if not plain:
         return posted
@@ -213,6 +233,13 @@ def earn_many(
         ],
     )
     return posted
+
+
+def _check_made(posting: Posting[Lot], request: EarnRequest) -> None:
+    # A posting handed in for another request would post the wrong lot: refuse it loudly.
+    lot = posting.result
+    if lot.amount != request.points or lot.ref != (request.ref or request.key):
+        raise ValueError(f"the posting given for '{request.key}' is another request's")
 
 
 def _lock_balances_statement(dialect: str) -> AnySelect:

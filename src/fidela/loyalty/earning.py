@@ -40,9 +40,9 @@ from fidela.event.rules import DispatchedEvent
 from fidela.kernel.errors import DomainError, FieldProblem, InvalidInput
 from fidela.ledger import activity as ledger_activity
 from fidela.ledger import service as ledger
-from fidela.ledger.batch import EarnRequest, earn_many, lock_accounts
+from fidela.ledger.batch import EarnRequest, earn_many, fresh_posting, lock_accounts
 from fidela.ledger.rules import Activity as LedgerActivity
-from fidela.ledger.rules import Hold
+from fidela.ledger.rules import Hold, Lot, Posting
 from fidela.loyalty.config import activity_kinds
 from fidela.loyalty.counters import add_counters, counter_rows, load_counters, lock_counters
 from fidela.loyalty.models import LoyaltyEarning
@@ -566,11 +566,13 @@ EARLY_MEMBERS = 64
 
 @dataclass(frozen=True)
 class _Assessed:
-    """What a plain event earns: its evaluation, the lots it posts and, for an order, the
-    points of each line (both empty without points)."""
+    """What a plain event earns: its evaluation, the lots it posts (each request with its
+    posting on an account owing nothing, as of the event's ``now``) and, for an order, the
+    points of each line (all empty without points)."""
 
     evaluation: Evaluation
     requests: list[EarnRequest]
+    postings: list[Posting[Lot]]
     lines: list[dict[str, Any]]
 
 
@@ -579,11 +581,14 @@ def _assess(programme: Programme, item: _Planned, member: Member, counters: Coun
     assert rule_set is not None  # noqa: S101 - only programmes with rules plan events
     evaluation = evaluate(rule_set, item.subject, member=member, counters=counters)
     if evaluation.total_points <= 0:
-        return _Assessed(evaluation, [], [])
+        return _Assessed(evaluation, [], [], [])
     key = order_ref(item.order_id) if item.order_id is not None else f"event:{item.event.id}"
+    requests = earn_requests(programme, item.event, item.subject, evaluation, key=key)
     return _Assessed(
         evaluation,
-        earn_requests(programme, item.event, item.subject, evaluation, key=key),
+        requests,
+        # Pure, so made here: for a batch's first wave that is before the members are locked.
+        [fresh_posting(r, now=item.event.now, expiry=programme.expiry) for r in requests],
         []
         if item.facts is None
         else _line_earnings(rule_set, item.facts, member, evaluation.awards),
@@ -685,6 +690,7 @@ def _flush_wave(
     loaded = load_counters(session, programme_id=programme.id, needs=needs)
     budgets: dict[str, int] = dict(next(iter(loaded.values())).budget_used) if loaded else {}
     requests: list[EarnRequest] = []
+    postings: list[Posting[Lot] | None] = []
     counters: list[dict[str, Any]] = []
     earnings: list[dict[str, Any]] = []
     earned: dict[int, int] = {}
@@ -706,6 +712,9 @@ def _flush_wave(
         if points <= 0:
             continue
         requests += assessed.requests
+        # Made as of the event's ``now``: good for the wave's, which is the same in practice.
+        same_now = item.event.now == wave[0].event.now
+        postings += assessed.postings if same_now else [None] * len(assessed.requests)
         earned[item.index] = points
         if item.facts is not None and item.order_id is not None:
             earnings.append(
@@ -736,6 +745,7 @@ def _flush_wave(
         # Keys name the event's order or the event itself, both created in this transaction
         # (an existing order is refused by its unique key before earning runs).
         fresh_keys=True,
+        postings=postings,
     )
     # Arrays through ``insert_rows`` rather than an ORM executemany: the JSON lines and the
     # thousand parameter sets were costlier to bind than the statement to run.
