@@ -1,6 +1,6 @@
-"""A batch evaluates its members' first events before locking them (``_evaluate_early``):
-the evaluation stands only for the tier read under the locks, and a counter-reading
-programme never evaluates early."""
+"""A batch evaluates its events before locking their members (``_evaluate_early``): an
+evaluation stands only for the tier read under the locks when its wave is booked, and a
+counter-reading programme never evaluates early."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def _count_evaluations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
-def test_a_batch_evaluates_each_members_first_event_once_before_the_locks(
+def test_a_batch_evaluates_each_event_once_before_the_locks(
     database: Database, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     create(database, clock(), ladder=LADDER)
@@ -65,11 +65,29 @@ def test_a_batch_evaluates_each_members_first_event_once_before_the_locks(
         order("T-2", clock(), customer={"email": "new@example.com"}, lines=[("P1", 1, 10000)]),
         order("T-3", clock(), customer={"email": "gold@example.com"}, lines=[("P1", 1, 10000)]),
     )
-    # The two first events once each (early, and kept under the locks), the second wave's
-    # one under the locks.
+    # Each event once, early, and kept under the locks: the second wave's too, its member
+    # still Gold after the first.
     assert sorted(calls) == ["gold", "gold", "member"]
     assert balance(database, gold, clock()).available == 600 + 200 + 200
     assert balance(database, customer_of(database, "new@example.com"), clock()).available == 100
+
+
+def test_a_second_order_after_an_upgrade_in_the_same_batch_earns_at_the_new_tier(
+    database: Database, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both orders are evaluated early at the base tier; the first makes the member Gold, so
+    the second is evaluated again, in its wave, at Gold (x2)."""
+    create(database, clock(), ladder=LADDER)
+    monkeypatch.setattr(earning, "EARLY_MEMBERS", 1)
+    calls = _count_evaluations(monkeypatch)
+    ingest(
+        database,
+        clock(),
+        order("U-1", clock(), customer={"email": "up@example.com"}, lines=[("P1", 1, 60000)]),
+        order("U-2", clock(), customer={"email": "up@example.com"}, lines=[("P1", 1, 10000)]),
+    )
+    assert calls == ["member", "member", "gold"]
+    assert balance(database, customer_of(database, "up@example.com"), clock()).available == 800
 
 
 def test_an_early_evaluation_for_a_tier_the_locks_contradict_is_made_again(
