@@ -7,9 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fidela.loyalty import earning
+from fidela.loyalty import earning, programmes
+from fidela.loyalty.models import LoyaltyEarning
 from fidela.loyalty.rules import evaluate
 from fidela.platform.db import Database
 from fidela.tier import service as tiers
@@ -38,6 +40,26 @@ def _gold(database: Database, clock: Clock, email: str) -> int:
         order(f"G-{email}", clock(), customer={"email": email}, lines=[("P1", 1, 60000)]),
     )
     return customer_of(database, email)
+
+
+def _earnings(database: Database, customer_id: int) -> list[int]:
+    """The points of each order earning written for the member, in the orders' order."""
+    with database.read() as session:
+        return list(
+            session.execute(
+                select(LoyaltyEarning.points)
+                .where(LoyaltyEarning.customer_id == customer_id)
+                .order_by(LoyaltyEarning.order_id)
+            ).scalars()
+        )
+
+
+def _tiered(tier: str) -> dict[str, Any]:
+    """Rules under which only members of ``tier`` earn (1 point a euro)."""
+    return {
+        "timezone": "Europe/Paris",
+        "rules": [{"id": "base", "kind": "spend", "rate": "1", "tiers": [tier]}],
+    }
 
 
 def _count_evaluations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -87,7 +109,29 @@ def test_a_second_order_after_an_upgrade_in_the_same_batch_earns_at_the_new_tier
         order("U-2", clock(), customer={"email": "up@example.com"}, lines=[("P1", 1, 10000)]),
     )
     assert calls == ["member", "member", "gold"]
-    assert balance(database, customer_of(database, "up@example.com"), clock()).available == 800
+    member = customer_of(database, "up@example.com")
+    assert balance(database, member, clock()).available == 800
+    # The second order's earning was written at the base tier before the locks, then
+    # corrected when it was assessed again.
+    assert _earnings(database, member) == [600, 200]
+
+
+def test_an_order_that_earns_nothing_at_the_tier_reached_in_the_batch_keeps_no_earning(
+    database: Database, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only base-tier members earn: the first order makes the member Gold, so the second,
+    which earned 100 points when evaluated before the locks, earns nothing in its wave."""
+    create(database, clock(), ladder=LADDER, rules=_tiered("member"))
+    monkeypatch.setattr(earning, "EARLY_MEMBERS", 1)
+    ingest(
+        database,
+        clock(),
+        order("U-1", clock(), customer={"email": "up@example.com"}, lines=[("P1", 1, 60000)]),
+        order("U-2", clock(), customer={"email": "up@example.com"}, lines=[("P1", 1, 10000)]),
+    )
+    member = customer_of(database, "up@example.com")
+    assert balance(database, member, clock()).available == 600
+    assert _earnings(database, member) == [600]
 
 
 def test_an_early_evaluation_for_a_tier_the_locks_contradict_is_made_again(
@@ -113,6 +157,37 @@ def test_an_early_evaluation_for_a_tier_the_locks_contradict_is_made_again(
     )
     assert calls == ["member", "gold"]
     assert balance(database, gold, clock()).available == 600 + 200
+    assert _earnings(database, gold) == [600, 200]
+
+
+def test_an_order_that_earned_nothing_at_a_stale_tier_earns_at_the_tier_under_the_locks(
+    database: Database, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only Gold members earn now, and the tier read before the locks is stale (base):
+    nothing was written for the order then; under the locks the member is Gold, and the
+    order's earning is written in its wave."""
+    create(database, clock(), ladder=LADDER)
+    gold = _gold(database, clock, "gold@example.com")
+    with database.write() as session:
+        programmes.set_rule_set(
+            session, code="club", rules=_tiered("gold"), expected_version=1, now=clock()
+        )
+    monkeypatch.setattr(earning, "EARLY_MEMBERS", 1)
+    read = tiers.tiers_of
+
+    def before_the_upgrade(session: Session, **kwargs: Any) -> dict[int, str]:
+        return dict.fromkeys(read(session, **kwargs), "member")
+
+    monkeypatch.setattr(tiers, "tiers_of", before_the_upgrade)
+    calls = _count_evaluations(monkeypatch)
+    ingest(
+        database,
+        clock(),
+        order("T-1", clock(), customer={"email": "gold@example.com"}, lines=[("P1", 1, 10000)]),
+    )
+    assert calls == ["member", "gold"]
+    assert balance(database, gold, clock()).available == 600 + 200
+    assert _earnings(database, gold) == [600, 200]
 
 
 def test_a_group_of_few_members_with_a_ladder_reads_no_tiers_before_the_locks(

@@ -29,7 +29,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from fidela.commerce.models import SalesOrder
@@ -634,6 +634,73 @@ def _evaluate_early(
     return early
 
 
+def _earning_row(
+    programme: Programme, item: _Planned, assessed: _Assessed
+) -> dict[str, Any] | None:
+    """What an order earned, as its ``loyalty_earning`` row (None: not an order, or no
+    points)."""
+    points = assessed.evaluation.total_points
+    if points <= 0 or item.facts is None or item.order_id is None:
+        return None
+    return {
+        "programme_id": programme.id,
+        "customer_id": item.subject.customer_id,
+        "order_id": item.order_id,
+        "event_id": item.event.id,
+        "rule_set_version": programme.rule_set_version,
+        "amount_minor": item.facts.total_minor,
+        "points": points,
+        "lines": assessed.lines,
+        "points_paid": 0,
+        "clawed_back": 0,
+        "given_back": 0,
+        "created_at": item.event.now,
+    }
+
+
+def _record_early(
+    session: Session,
+    programme: Programme,
+    plans: dict[int, _Planned | DomainError | None],
+    early: dict[int, _Early],
+) -> set[int]:
+    """Write the order earnings of the early assessments before the locks (with its foreign
+    keys checked row by row, the statement was the longest a batch ran under them); the
+    events whose row is written. A wave that assesses one of them again corrects its row
+    (``_correct_earnings``)."""
+    rows: dict[int, dict[str, Any]] = {}
+    for index, made in early.items():
+        planned = plans[index]
+        if isinstance(planned, _Planned):
+            row = _earning_row(programme, planned, made.assessed)
+            if row is not None:
+                rows[index] = row
+    # Only this transaction's new orders are named: nothing can conflict, as under the locks.
+    insert_rows(
+        session,
+        table_of(LoyaltyEarning),
+        list(rows.values()),
+        skip_conflicts_on=("programme_id", "order_id"),
+    )
+    return set(rows)
+
+
+def _correct_earnings(
+    session: Session, programme: Programme, corrected: list[tuple[int, dict[str, Any] | None]]
+) -> None:
+    """Set the written earnings of orders assessed again to the new assessment: only their
+    points and line points can differ (None: the order earns nothing after all)."""
+    table = table_of(LoyaltyEarning)
+    for order_id, row in corrected:
+        mine = (table.c.programme_id == programme.id, table.c.order_id == order_id)
+        if row is None:
+            session.execute(delete(table).where(*mine))
+        else:
+            session.execute(
+                update(table).where(*mine).values(points=row["points"], lines=row["lines"])
+            )
+
+
 @dataclass(frozen=True)
 class _Locked:
     """The accounts and memberships a batch locked up front, as read then: the first wave
@@ -659,11 +726,13 @@ def _flush_wave(
     effects: list[dict[str, Any]],
     locked: _Locked | None = None,
     early: dict[int, _Early] | None = None,
+    recorded: set[int] | None = None,
 ) -> bool:
     """Evaluate a wave (each member at most once) and write it in a constant number of
     statements: counters, lots, entries, caches, order earnings, then the tiers. Whether
     there was anything to write. ``early``: evaluations made before the locks (see
-    ``_evaluate_early``), used where the member is still who they were then."""
+    ``_evaluate_early``), used where the member is still who they were then; ``recorded``:
+    the events whose order earning was written from it then (``_record_early``)."""
     rule_set = programme.rule_set
     if not wave or rule_set is None:
         return False
@@ -687,17 +756,26 @@ def _flush_wave(
     postings: list[Posting[Lot] | None] = []
     counters: list[dict[str, Any]] = []
     earnings: list[dict[str, Any]] = []
+    corrected: list[tuple[int, dict[str, Any] | None]] = []
+    recorded = recorded or set()
     earned: dict[int, int] = {}
     for item in wave:
         customer = item.subject.customer_id
         known = loaded.get(customer) or Counters()
         mine = Counters(known.points, known.awards, known.punches, budgets)
         made = early.get(item.index)
+        kept = made is not None and made.member == members[customer]
         assessed = (
             made.assessed
-            if made is not None and made.member == members[customer]
+            if made is not None and kept
             else _assess(programme, item, members[customer], mine)
         )
+        row = _earning_row(programme, item, assessed)
+        if item.index not in recorded:
+            if row is not None:
+                earnings.append(row)
+        elif not kept and item.order_id is not None:
+            corrected.append((item.order_id, row))
         evaluation = assessed.evaluation
         # Rule budgets are shared by all members: later events of the wave see the usage.
         budgets = dict(Counters(budget_used=budgets).plus(evaluation.usage).budget_used)
@@ -710,23 +788,6 @@ def _flush_wave(
         same_now = item.event.now == wave[0].event.now
         postings += assessed.postings if same_now else [None] * len(assessed.requests)
         earned[item.index] = points
-        if item.facts is not None and item.order_id is not None:
-            earnings.append(
-                {
-                    "programme_id": programme.id,
-                    "customer_id": customer,
-                    "order_id": item.order_id,
-                    "event_id": item.event.id,
-                    "rule_set_version": programme.rule_set_version,
-                    "amount_minor": item.facts.total_minor,
-                    "points": points,
-                    "lines": assessed.lines,
-                    "points_paid": 0,
-                    "clawed_back": 0,
-                    "given_back": 0,
-                    "created_at": item.event.now,
-                }
-            )
     add_counters(session, counters)
     now = wave[0].event.now
     earn_many(
@@ -746,6 +807,7 @@ def _flush_wave(
     insert_rows(
         session, table_of(LoyaltyEarning), earnings, skip_conflicts_on=("programme_id", "order_id")
     )
+    _correct_earnings(session, programme, corrected)
     kinds = activity_kinds(programme.expiry)
     ledger_activity.record_activities(
         session,
@@ -813,6 +875,8 @@ class _Waves:
     fresh: _Locked | None
     # Evaluations made before the locks: each good where its member's tier is unchanged.
     early: dict[int, _Early] = field(default_factory=dict)
+    # The events whose order earning was written from its early evaluation.
+    recorded: set[int] = field(default_factory=set)
     waves: list[list[_Planned | _Booked]] = field(default_factory=list)
     pending: dict[int, int] = field(default_factory=dict)  # member -> events waiting
 
@@ -838,7 +902,9 @@ class _Waves:
         for wave in waves:
             plain = [item for item in wave if isinstance(item, _Planned)]
             try:
-                if _flush_wave(session, programme, plain, effects, self.fresh, self.early):
+                if _flush_wave(
+                    session, programme, plain, effects, self.fresh, self.early, self.recorded
+                ):
                     self.fresh = None  # what was read under the locks is stale now
             except DomainError as error:
                 failed[plain[0].index] = error
@@ -897,6 +963,7 @@ def earn_on_events(
         # batches sharing members wait out one after the other.
         plans = _plans(programme, concerned)
         early = _evaluate_early(session, programme, plans)
+        recorded = _record_early(session, programme, plans, early)
         # Every lock the waves below will take, taken now in one global order (accounts, then
         # memberships, then counters; primary-key order in each): see ledger.batch.lock_accounts.
         accounts = lock_accounts(session, programme=programme.code, customer_ids=members)
@@ -914,6 +981,7 @@ def earn_on_events(
             # Good until the first write (most batches and groups are one wave).
             fresh=_Locked(accounts, memberships),
             early=early,
+            recorded=recorded,
         )
 
         for index, event, paying in concerned:
