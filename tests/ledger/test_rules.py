@@ -47,6 +47,7 @@ from fidela.ledger.rules import (
     balance_as_of,
     cache_of,
     due_expiries,
+    earned_lot,
     expected_breakage,
     expiry_for,
     expiry_warnings,
@@ -973,3 +974,24 @@ def test_a_late_earn_from_before_expiry_was_switched_on_never_expires() -> None:
     )
     assert before.result.expires_at is None
     assert after.result.expires_at == expiry_for(schedule.in_force(day(-50)), day(-50))
+
+
+@pytest.mark.parametrize(
+    "hold",
+    [Hold.immediate(), Hold.for_days(14), Hold.for_days(1), Hold.until_event("delivered")],
+    ids=lambda hold: hold.label,
+)
+@pytest.mark.parametrize("earned", [day(0, -3), day(-3)], ids=["3 hours before", "3 days before"])
+def test_an_earned_lot_is_what_post_earn_posts_on_an_empty_account(
+    hold: Hold, earned: datetime
+) -> None:
+    """The set-based earn posts ``earned_lot`` where the account owes nothing: the same lot
+    and entry as ``post_earn``, a return window already over included (active at once)."""
+    schedule = ExpirySchedule((FixedExpiry(months=24, round_to=RoundTo.MONTH),))
+    posting = post_earn(
+        Account(), ref="order:1", points=120, now=T0, hold=hold, expiry=schedule, earned_at=earned
+    )
+    lot, entry = earned_lot(
+        1, ref="order:1", points=120, now=T0, hold=hold, expiry=schedule, earned_at=earned
+    )
+    assert (lot, (entry,)) == (posting.result, posting.entries)

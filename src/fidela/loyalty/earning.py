@@ -40,9 +40,9 @@ from fidela.event.rules import DispatchedEvent
 from fidela.kernel.errors import DomainError, FieldProblem, InvalidInput
 from fidela.ledger import activity as ledger_activity
 from fidela.ledger import service as ledger
-from fidela.ledger.batch import EarnRequest, earn_many, fresh_posting, lock_accounts
+from fidela.ledger.batch import EarnRequest, FreshEarn, earn_many, fresh_posting, lock_accounts
 from fidela.ledger.rules import Activity as LedgerActivity
-from fidela.ledger.rules import Hold, Lot, Posting
+from fidela.ledger.rules import Hold
 from fidela.loyalty.config import activity_kinds
 from fidela.loyalty.counters import add_counters, counter_rows, load_counters, lock_counters
 from fidela.loyalty.models import LoyaltyEarning
@@ -572,7 +572,7 @@ class _Assessed:
 
     evaluation: Evaluation
     requests: list[EarnRequest]
-    postings: list[Posting[Lot]]
+    postings: list[FreshEarn]
     lines: list[dict[str, Any]]
 
 
@@ -753,7 +753,7 @@ def _flush_wave(
     loaded = load_counters(session, programme_id=programme.id, needs=needs)
     budgets: dict[str, int] = dict(next(iter(loaded.values())).budget_used) if loaded else {}
     requests: list[EarnRequest] = []
-    postings: list[Posting[Lot] | None] = []
+    postings: list[FreshEarn | None] = []
     counters: list[dict[str, Any]] = []
     earnings: list[dict[str, Any]] = []
     corrected: list[tuple[int, dict[str, Any] | None]] = []

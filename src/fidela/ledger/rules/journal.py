@@ -262,12 +262,39 @@ def post_earn(
     dated ``earned_at`` too, so tier windows count the points when they were earned.
     """
     require_aware(now, "now")
+    account, entries = _catch_up(account, now)
+    lot, earned = earned_lot(
+        account.next_lot_id,
+        ref=ref,
+        points=points,
+        now=now,
+        hold=hold,
+        expiry=expiry,
+        earned_at=earned_at,
+    )
+    account = _settle_debt(_post(_with_lots(account, [lot]), [earned]), now)
+    return Posting(account, (*entries, earned), lot)
+
+
+def earned_lot(
+    lot_id: int,
+    *,
+    ref: str,
+    points: int,
+    now: datetime,
+    hold: Hold | None = None,
+    expiry: ExpirySchedule | None = None,
+    earned_at: datetime | None = None,
+) -> tuple[Lot, Entry]:
+    """The lot an earn creates and its earn entry, before either touches an account (the
+    part of `post_earn` that depends on nothing else: what a set-based earn posts for an
+    account owing nothing)."""
+    require_aware(now, "now")
     dated = now if earned_at is None else min(earned_at, now)
     require_aware(dated, "earned_at")
-    account, entries = _catch_up(account, now)
     policy = (expiry or ExpirySchedule()).in_force(dated)
     lot = new_lot(
-        account.next_lot_id,
+        lot_id,
         points,
         earned_at=dated,
         hold=hold or Hold.immediate(),
@@ -277,9 +304,7 @@ def post_earn(
     # Its return window already over (a late import): active from the start, one entry.
     lot = next(iter(due_activations([lot], now)), lot)
     bucket = Bucket.PENDING if lot.state is LotState.PENDING else Bucket.ACTIVE
-    earned = Entry(EntryKind.EARN, bucket, points, dated, ref, lot.id)
-    account = _settle_debt(_post(_with_lots(account, [lot]), [earned]), now)
-    return Posting(account, (*entries, earned), lot)
+    return lot, Entry(EntryKind.EARN, bucket, points, dated, ref, lot.id)
 
 
 def post_activation(
