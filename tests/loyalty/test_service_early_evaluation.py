@@ -43,15 +43,17 @@ def _gold(database: Database, clock: Clock, email: str) -> int:
 
 
 def _earnings(database: Database, customer_id: int) -> list[int]:
-    """The points of each order earning written for the member, in the orders' order."""
+    """The points of each order earning written for the member, in the orders' order; each
+    one's line points add up to them (one line an order here, all spend)."""
     with database.read() as session:
-        return list(
-            session.execute(
-                select(LoyaltyEarning.points)
-                .where(LoyaltyEarning.customer_id == customer_id)
-                .order_by(LoyaltyEarning.order_id)
-            ).scalars()
-        )
+        rows = session.execute(
+            select(LoyaltyEarning.points, LoyaltyEarning.lines)
+            .where(LoyaltyEarning.customer_id == customer_id)
+            .order_by(LoyaltyEarning.order_id)
+        ).all()
+    for points, lines in rows:
+        assert sum(line["points"] for line in lines) == points
+    return [points for points, _ in rows]
 
 
 def _order_read_at_a_stale_tier(

@@ -29,7 +29,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from fidela.commerce.models import SalesOrder
@@ -64,7 +64,7 @@ from fidela.loyalty.rules import (
     lot_key,
     split_by_hold,
 )
-from fidela.platform.bulk import insert_rows
+from fidela.platform.bulk import insert_rows, update_rows
 from fidela.platform.db import table_of
 from fidela.platform.upsert import insert_ignoring_conflicts
 from fidela.tier import service as tiers
@@ -688,17 +688,32 @@ def _record_early(
 def _correct_earnings(
     session: Session, programme: Programme, corrected: list[tuple[int, dict[str, Any] | None]]
 ) -> None:
-    """Set the written earnings of orders assessed again to the new assessment: only their
-    points and line points can differ (None: the order earns nothing after all)."""
+    """Set the written earnings of orders assessed again (by order id) to the new
+    assessment: only their points and line points can differ (None: the order earns nothing
+    after all). One statement for the changed, one for the withdrawn, as for any wave."""
     table = table_of(LoyaltyEarning)
-    for order_id, row in corrected:
-        mine = (table.c.programme_id == programme.id, table.c.order_id == order_id)
-        if row is None:
-            session.execute(delete(table).where(*mine))
-        else:
-            session.execute(
-                update(table).where(*mine).values(points=row["points"], lines=row["lines"])
+    update_rows(
+        session,
+        table,
+        [
+            {
+                "programme_id": programme.id,
+                "order_id": order_id,
+                "points": row["points"],
+                "lines": row["lines"],
+            }
+            for order_id, row in corrected
+            if row is not None
+        ],
+        key=("programme_id", "order_id"),
+    )
+    withdrawn = [order_id for order_id, row in corrected if row is None]
+    if withdrawn:
+        session.execute(
+            delete(table).where(
+                table.c.programme_id == programme.id, table.c.order_id.in_(withdrawn)
             )
+        )
 
 
 @dataclass(frozen=True)
@@ -759,22 +774,19 @@ def _flush_wave(
     corrected: list[tuple[int, dict[str, Any] | None]] = []
     recorded = recorded or set()
     earned: dict[int, int] = {}
+    now = wave[0].event.now
     for item in wave:
         customer = item.subject.customer_id
         known = loaded.get(customer) or Counters()
         mine = Counters(known.points, known.awards, known.punches, budgets)
         made = early.get(item.index)
-        kept = made is not None and made.member == members[customer]
-        assessed = (
-            made.assessed
-            if made is not None and kept
-            else _assess(programme, item, members[customer], mine)
-        )
+        kept = made.assessed if made is not None and made.member == members[customer] else None
+        assessed = kept or _assess(programme, item, members[customer], mine)
         row = _earning_row(programme, item, assessed)
         if item.index not in recorded:
             if row is not None:
                 earnings.append(row)
-        elif not kept and item.order_id is not None:
+        elif kept is None and item.order_id is not None:
             corrected.append((item.order_id, row))
         evaluation = assessed.evaluation
         # Rule budgets are shared by all members: later events of the wave see the usage.
@@ -785,11 +797,10 @@ def _flush_wave(
             continue
         requests += assessed.requests
         # Made as of the event's ``now``: good for the wave's, which is the same in practice.
-        same_now = item.event.now == wave[0].event.now
+        same_now = item.event.now == now
         postings += assessed.postings if same_now else [None] * len(assessed.requests)
         earned[item.index] = points
     add_counters(session, counters)
-    now = wave[0].event.now
     earn_many(
         session,
         programme=programme.code,
