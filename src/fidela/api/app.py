@@ -8,6 +8,7 @@ from datetime import datetime
 from fastapi import FastAPI
 
 from fidela import __version__
+from fidela.api.balance import BatchLoads
 from fidela.api.errors import install_error_handlers
 from fidela.api.grouping import EventGrouper
 from fidela.api.middleware import RequestContextMiddleware
@@ -75,6 +76,9 @@ def create_app(
     app.state.clock = clock
     app.state.wiring = wiring or build_wiring(settings)
     app.state.principals = PrincipalCache(settings.api_key_cache_seconds)
+    # Replaced in each process of `fidela serve --workers N` (fidela.api.served); alone, a
+    # process has nothing to spread its batches with.
+    app.state.batch_loads = BatchLoads()
     # Read the clock through app.state: tests replace it after the app is built.
     # Single-event groups get connections of their own on PostgreSQL (plans kept, see
     # Database.for_small_groups). Tests hand in one database (a connection inside their

@@ -9,6 +9,8 @@ the other stayed idle: in the benchmark the machine was then 45-49 % busy instea
 
 With ``SO_REUSEPORT`` each process listens on a socket of its own, and the kernel spreads new
 connections over them by a hash of each connection's addresses, as nginx's ``reuseport`` does.
+A hash spreads many connections evenly but a few by chance: the batch endpoint corrects that
+with an array of counts shared by the processes, one slot each (``fidela.api.balance``).
 
 The supervisor:
 
@@ -28,12 +30,14 @@ import logging
 import multiprocessing
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableSequence
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from typing import Any
 
 import uvicorn
+
+from fidela.api import balance
 
 BACKLOG = 2048
 EARLY_EXIT_SECONDS = 10.0
@@ -73,8 +77,16 @@ def reserve(host: str, port: int) -> socket.socket:
     return reuseport_socket(host, port, listen=False)
 
 
-def serve_one(host: str, port: int) -> None:
-    """One server process: its own listening socket, the app built from the environment."""
+def shared_counts(count: int) -> MutableSequence[int]:
+    """One integer per process, shared by all of them (``fidela.api.balance``)."""
+    counts: MutableSequence[int] = multiprocessing.get_context("spawn").RawArray("i", count)
+    return counts
+
+
+def serve_one(host: str, port: int, counts: MutableSequence[int], slot: int) -> None:
+    """One server process: its own listening socket, the app built from the environment,
+    its batch senders counted in ``counts[slot]``."""
+    balance.install(counts, slot)
     sock = reuseport_socket(host, port, listen=True)
     config = uvicorn.Config(
         "fidela.api.served:served_app",
@@ -100,20 +112,21 @@ def supervise(
     early_exit: float = EARLY_EXIT_SECONDS,
     grace: float = GRACE_SECONDS,
 ) -> int:
-    """Run ``count`` processes of ``target(*args)`` until ``should_stop()`` (0) or one of
-    them could not start (1).
+    """Run ``count`` processes of ``target(*args, slot)`` until ``should_stop()`` (0) or one
+    of them could not start (1). ``slot`` numbers the processes from 0; a process started
+    again in place of one that died gets its slot.
 
     ``should_stop`` is polled rather than waited on: a signal handler can set a flag at any
     moment, but setting a ``threading.Event`` from one may deadlock on the lock the
     interrupted thread holds."""
     context = multiprocessing.get_context("spawn")
 
-    def start() -> _Running:
-        process = context.Process(target=target, args=args, daemon=False)
+    def start(slot: int) -> _Running:
+        process = context.Process(target=target, args=(*args, slot), daemon=False)
         process.start()
         return _Running(process, time.monotonic())
 
-    running = [start() for _ in range(count)]
+    running = [start(slot) for slot in range(count)]
     failed = False
     try:
         while not failed:
@@ -131,7 +144,7 @@ def supervise(
                     failed = True
                     break
                 logger.warning("server process %s exited (%s): starting another", pid, code)
-                running[index] = start()
+                running[index] = start(index)
     finally:
         _stop([entry.process for entry in running], grace)
     return 1 if failed else 0

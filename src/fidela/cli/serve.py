@@ -108,7 +108,12 @@ def _serve_processes(
         for signum in (signal.SIGINT, signal.SIGTERM)
     }
     try:
-        code = processes.supervise(processes.serve_one, address, workers, lambda: bool(stopping))
+        code = processes.supervise(
+            processes.serve_one,
+            (*address, processes.shared_counts(workers)),
+            workers,
+            lambda: bool(stopping),
+        )
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from fidela.access.rules import Principal
+from fidela.api.balance import BatchLoads
 from fidela.api.deps import DatabaseDep, NowDep, WiringDep, request_id_of, scoped
 from fidela.api.errors import PROBLEM_RESPONSES
 from fidela.api.grouping import EventGrouper
@@ -60,7 +61,8 @@ def ingest_batch(
     # Idempotent ingestion may run again whole when PostgreSQL breaks a deadlock with
     # another batch (overlapping members locked in another order) by rolling this one back.
     # The collector waits meanwhile: see fidela.platform.heap.
-    with collection_paused():
+    loads: BatchLoads = request.app.state.batch_loads
+    with loads.running() as placement, collection_paused():
         items = database.write_retrying(
             lambda session: service.ingest_batch(session, events=batch.events, context=context)
         )
@@ -72,7 +74,10 @@ def ingest_batch(
     )
     # Serialised once, straight to JSON: re-validating a thousand items against the
     # response model cost more than storing them.
-    return Response(result.model_dump_json(), media_type="application/json")
+    response = Response(result.model_dump_json(), media_type="application/json")
+    if not placement.keep:
+        response.headers["connection"] = "close"  # placed again: see fidela.api.balance
+    return response
 
 
 @router.get("/types", summary="The event catalogue")
