@@ -48,6 +48,11 @@ def test_db_upgrade_then_check_reports_no_drift(cli_env: dict[str, str]) -> None
     checked = fidela(cli_env, "db", "check", "--json")
     assert checked.returncode == 0, checked.stderr
     assert json.loads(checked.stdout) == {"drift": []}
+    verified = fidela(cli_env, "db", "verify", "--json")
+    assert verified.returncode == 0, verified.stderr
+    report = json.loads(verified.stdout)
+    assert report["orphans"] == {}
+    assert "sales_order.event_id -> event" in report["checked"]
 
 
 def test_apikey_create_list_revoke(cli_env: dict[str, str]) -> None:

@@ -4,8 +4,8 @@ Each ``fidela serve --workers N`` process listens on a socket of its own and the
 places every new connection by a hash of its addresses (``fidela.cli.processes``). A sender
 keeps its connection for as long as it sends, so that one placement decides, for the whole
 run, which process pays for its batches. A batch is hundreds of milliseconds of one
-process's CPU: four senders on two processes were placed two and two only three times in
-eight, and a run placed three and one ingested about 15 % fewer events than one placed two
+process's CPU: four senders on two processes were placed two and two in four runs of
+twelve, and a run placed three and one ingested about 15 % fewer events than one placed two
 and two, four and none about 30 % fewer, one core idle part of the time (docs/benchmarks.md,
 session 21).
 

@@ -8,9 +8,11 @@ from fidela.cli import context
 from fidela.cli.output import JsonOption, console, emit, error_console
 from fidela.migrations.metadata import metadata
 from fidela.platform import migrate
+from fidela.platform.references import orphans, unchecked_references
 
 app = typer.Typer(
-    help="Database schema: upgrade, current revision, drift check.", no_args_is_help=True
+    help="Database schema: upgrade, current revision, drift check, references.",
+    no_args_is_help=True,
 )
 
 
@@ -52,4 +54,26 @@ def check(as_json: JsonOption = False) -> None:
     if drift:
         for item in drift:
             error_console.print(f"drift: {item}")
+        raise typer.Exit(1)
+
+
+@app.command("verify")
+def verify(as_json: JsonOption = False) -> None:
+    """Fail (exit 1) if a row names a row that does not exist, where PostgreSQL leaves the
+    reference unchecked (references to events, order lines' orders)."""
+    database = context.database()
+    with database.read() as session:
+        found = orphans(session, metadata)
+        checked = [reference.name for reference in unchecked_references(metadata)]
+    emit(
+        {"checked": checked, "orphans": found},
+        as_json,
+        lambda: console.print(
+            f"{len(checked)} references checked, "
+            + ("none names a missing row" if not found else f"{sum(found.values())} rows orphaned")
+        ),
+    )
+    if found:
+        for name, count in found.items():
+            error_console.print(f"orphans: {count} rows of {name}")
         raise typer.Exit(1)

@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import MetaData, and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from fidela.event.models import Event, EventTypeSchema, StoredResult
 from fidela.platform.bulk import insert_rows, select_matching, update_rows
 from fidela.platform.db import table_of
+from fidela.platform.references import clear_references
 
 # Core (table-level) statements run on the session's connection: the ORM execute layer
 # costs more than these statements themselves.
@@ -110,7 +111,9 @@ def list_schemas(session: Session) -> Sequence[EventTypeSchema]:
     return list(session.execute(select(EventTypeSchema).order_by(EventTypeSchema.type)).scalars())
 
 
-def delete_received_before(session: Session, cutoff: datetime, limit: int) -> int:
+def delete_received_before(
+    session: Session, cutoff: datetime, limit: int, metadata: MetaData
+) -> int:
     ids = list(
         session.execute(
             select(Event.id).where(Event.received_at < cutoff).order_by(Event.id).limit(limit)
@@ -119,6 +122,7 @@ def delete_received_before(session: Session, cutoff: datetime, limit: int) -> in
     if not ids:
         return 0
     session.execute(delete(StoredResult).where(StoredResult.event_id.in_(ids)))
+    clear_references(session, metadata, EVENT.name, ids)
     result = session.execute(
         delete(Event).where(Event.id.in_(ids)).execution_options(synchronize_session=False)
     )

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import ValidationError
+from sqlalchemy import MetaData
 from sqlalchemy.orm import Session
 
 from fidela.customer import service as customers
@@ -166,7 +167,16 @@ def list_schemas(session: Session) -> list[EventTypeSchema]:
 
 
 def purge_expired_events(
-    session: Session, *, now: datetime, retention_days: int, batch: int = 5_000
+    session: Session,
+    *,
+    now: datetime,
+    retention_days: int,
+    metadata: MetaData,
+    batch: int = 5_000,
 ) -> int:
-    """Delete raw events received before the retention cutoff (one batch per call)."""
-    return repository.delete_received_before(session, retention_cutoff(now, retention_days), batch)
+    """Delete raw events received before the retention cutoff (one batch per call). What
+    refers to them follows its ``ON DELETE`` rule, found in ``metadata`` (the whole schema:
+    PostgreSQL leaves these references to the code, see fidela.platform.references)."""
+    return repository.delete_received_before(
+        session, retention_cutoff(now, retention_days), batch, metadata
+    )

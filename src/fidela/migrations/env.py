@@ -10,6 +10,7 @@ from sqlalchemy import Connection
 
 from fidela.migrations.metadata import metadata
 from fidela.platform.db import create_db_engine
+from fidela.platform.references import compared_on
 from fidela.platform.types import UTCDateTime
 
 
@@ -29,6 +30,7 @@ def _run(connection: Connection) -> None:
         compare_type=True,
         compare_server_default=True,
         render_item=_render_item,
+        include_object=compared_on(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -17,6 +17,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, MetaData
 
+from fidela.platform.references import compared_on
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -71,6 +73,10 @@ def pending_drift(connection: Connection, metadata: MetaData) -> list[Any]:
     """Differences between ``metadata`` (the models) and the database; empty when they agree."""
     context = MigrationContext.configure(
         connection,
-        opts={"compare_type": True, "compare_server_default": True},
+        opts={
+            "compare_type": True,
+            "compare_server_default": True,
+            "include_object": compared_on(connection.dialect.name),
+        },
     )
     return list(compare_metadata(context, metadata))

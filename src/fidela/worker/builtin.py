@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from fidela.event import service as events
+from fidela.migrations.metadata import metadata
 from fidela.platform.idempotency import service as idempotency
 from fidela.platform.outbox import service as outbox
 from fidela.platform.outbox.registry import JobContext, JobRegistry, PeriodicTask
@@ -33,7 +34,10 @@ def register_builtin_jobs(registry: JobRegistry, settings: Settings) -> None:
         while True:
             with context.database.write() as session:
                 deleted = events.purge_expired_events(
-                    session, now=context.now, retention_days=settings.event_retention_days
+                    session,
+                    now=context.now,
+                    retention_days=settings.event_retention_days,
+                    metadata=metadata,
                 )
             if deleted == 0:
                 break
