@@ -7,8 +7,8 @@ Create Date: 2026-12-07
 Each of these rows is written in the transaction (for order lines, the statement) that
 inserted the row it names, from the id that insert returned; PostgreSQL's check then locked
 that new row again and logged it, once per row. Without them PostgreSQL's time for a batch
-of 1,000 orders fell by about a third (docs/benchmarks.md, session 21). Retention, the only code that deletes
-events, applies their ``ON DELETE`` rules itself (``fidela.platform.references``).
+of 1,000 orders fell by about a third (docs/benchmarks.md, session 21). Retention, the only
+code that deletes events, applies their ``ON DELETE`` rules itself (``fidela.platform.references``).
 
 PostgreSQL only: SQLite keeps enforcing them, so the test suite still fails on a row that
 names nothing. The models keep declaring them.
