@@ -36,22 +36,25 @@ def test_a_batch_counts_in_its_slot_while_it_runs() -> None:
     assert counts == [0, 1]
 
 
-def test_the_batch_that_ends_over_the_share_releases_its_connection() -> None:
-    counts = [0, 0]
+@pytest.mark.parametrize(
+    ("elsewhere", "keeps"),
+    [
+        # Two running here and none there: the second, ending over its share, is released;
+        # the first, ending alone, stays.
+        (0, (False, True)),
+        # Two here, two there: even, both stay.
+        (2, (True, True)),
+    ],
+)
+def test_only_a_batch_ending_over_the_share_releases_its_connection(
+    elsewhere: int, keeps: tuple[bool, bool]
+) -> None:
+    counts = [0, elsewhere]
     loads = BatchLoads(counts, 0)
     with loads.running() as first, loads.running() as second:
         pass
-    # The second ended with two running here and none there; the first, alone, stayed.
-    assert (second.keep, first.keep) == (False, True)
-    assert counts == [0, 0]
-
-
-def test_even_loads_keep_their_connections() -> None:
-    counts = [0, 2]
-    loads = BatchLoads(counts, 0)
-    with loads.running() as first, loads.running() as second:
-        pass
-    assert (first.keep, second.keep) == (True, True)
+    assert (second.keep, first.keep) == keeps
+    assert counts == [0, elsewhere]
 
 
 def test_a_failed_batch_still_leaves_its_count() -> None:
