@@ -77,6 +77,8 @@ def remap(row: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, Any]:
 
 
 def text(value: Any) -> str | None:
+    if type(value) is str:  # most cells: the checks below cost more than the strip
+        return value.strip() or None
     if value is None:
         return None
     if isinstance(value, float) and value != value:  # NaN from a CSV's empty cell
@@ -133,6 +135,8 @@ def flag(value: Any, column: str) -> bool | None:
 
 
 def whole(value: Any, column: str) -> int | None:
+    if type(value) is int:  # a Parquet integer column's cells
+        return value
     if value is None or value == "":
         return None
     try:
