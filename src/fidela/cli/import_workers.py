@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, configure_mappers
 
 from fidela.cli import context
 from fidela.cli.import_chunks import ChunkSpreader
@@ -91,6 +91,10 @@ class Workers:
 
     def __init__(self, process: Process, jobs: int, *, depth: int | None = None) -> None:
         self._depth = depth  # at most this many units of a key per chunk (ChunkSpreader)
+        # SQLAlchemy configures the mappers on the first ORM query of a process: done here,
+        # once, rather than by every worker (4.5 % of the workers' CPU importing 20,000
+        # orders, session 22).
+        configure_mappers()
         forking = multiprocessing.get_context("fork")
         self._inboxes = [forking.Queue(QUEUE_DEPTH) for _ in range(jobs)]
         self._outbox = forking.Queue()
