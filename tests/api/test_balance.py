@@ -57,7 +57,7 @@ def test_only_a_batch_ending_over_the_share_releases_its_connection(
     assert counts == [0, elsewhere]
 
 
-def test_a_failed_batch_still_leaves_its_count() -> None:
+def test_a_failed_batch_still_gives_its_count_back() -> None:
     counts = [0, 0]
     loads = BatchLoads(counts, 0)
     with pytest.raises(RuntimeError), loads.running():
