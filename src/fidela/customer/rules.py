@@ -39,6 +39,7 @@ from email_validator import EmailNotValidError
 
 from fidela.customer.email_syntax import normalised_address
 from fidela.kernel.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from fidela.kernel.values import fast_init
 
 # ---------------------------------------------------------------------------- errors
 
@@ -231,6 +232,7 @@ DEFAULT_MATCH_PRIORITY: tuple[IdentityKind, ...] = (
 )
 
 
+@fast_init
 @dataclass(frozen=True, order=True)
 class Identity:
     kind: IdentityKind
@@ -332,6 +334,7 @@ def normalise_identity(
     return Identity(kind, normalise_opaque(value, pointer, "external id"), source)
 
 
+@fast_init
 @dataclass(frozen=True)
 class MatchDecision:
     customer_id: int | None  # None: nobody matched
