@@ -19,7 +19,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from fidela.kernel.errors import Conflict, ErrorKind, FieldProblem, PayloadInvalid
-from fidela.kernel.values import fast_init
 
 
 class OrderTotalMismatch(PayloadInvalid):
@@ -48,7 +47,6 @@ class OrderCustomerConflict(Conflict):
     title = "The order belongs to another customer"
 
 
-@fast_init
 @dataclass(frozen=True)
 class LineIn:
     line_no: int
@@ -57,7 +55,6 @@ class LineIn:
     discount_minor: int
 
 
-@fast_init
 @dataclass(frozen=True)
 class OrderAmounts:
     line_amounts: tuple[int, ...]

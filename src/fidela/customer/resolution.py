@@ -31,10 +31,8 @@ from fidela.customer.rules import (
 from fidela.customer.schemas import ProfileFields
 from fidela.customer.service import Resolution, clean_profile
 from fidela.kernel.errors import DomainError
-from fidela.kernel.values import fast_init
 
 
-@fast_init
 @dataclass(frozen=True)
 class ResolveRequest:
     """Who one event is about: a profile id, or identities (and profile data for a creation)."""

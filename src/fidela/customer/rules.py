@@ -39,7 +39,6 @@ from email_validator import EmailNotValidError
 
 from fidela.customer.email_syntax import normalised_address
 from fidela.kernel.errors import Conflict, FieldProblem, InvalidInput, NotFound
-from fidela.kernel.values import fast_init
 
 # ---------------------------------------------------------------------------- errors
 
@@ -232,7 +231,6 @@ DEFAULT_MATCH_PRIORITY: tuple[IdentityKind, ...] = (
 )
 
 
-@fast_init
 @dataclass(frozen=True, order=True)
 class Identity:
     kind: IdentityKind
@@ -334,7 +332,6 @@ def normalise_identity(
     return Identity(kind, normalise_opaque(value, pointer, "external id"), source)
 
 
-@fast_init
 @dataclass(frozen=True)
 class MatchDecision:
     customer_id: int | None  # None: nobody matched

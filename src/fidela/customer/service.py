@@ -33,7 +33,6 @@ from fidela.customer.rules import (
 )
 from fidela.customer.schemas import IdentitiesIn, ProfileFields
 from fidela.kernel.errors import FieldProblem
-from fidela.kernel.values import fast_init
 
 PROFILE_COLUMNS = (
     "first_name", "last_name", "gender", "birth_date", "city", "country", "language",
@@ -290,7 +289,6 @@ def add_identities(
 # ---------------------------------------------------------------------------- resolution
 
 
-@fast_init
 @dataclass(frozen=True)
 class Resolution:
     customer_id: int

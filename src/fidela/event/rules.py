@@ -31,7 +31,6 @@ from fidela.kernel.errors import (
     NotFound,
     PayloadInvalid,
 )
-from fidela.kernel.values import fast_init
 
 MAX_BATCH = 1_000
 _TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
@@ -111,7 +110,6 @@ def retention_cutoff(now: datetime, days: int) -> datetime:
     return now - timedelta(days=days)
 
 
-@fast_init
 @dataclass(frozen=True)
 class DispatchedEvent:
     """What a subscriber receives: the stored event, its validated data and the clock."""

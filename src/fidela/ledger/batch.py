@@ -23,7 +23,6 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from fidela.customer import service as customers
-from fidela.kernel.values import fast_init
 from fidela.ledger.models import LedgerAccount, LedgerEntry, LedgerLot
 from fidela.ledger.rules import Bucket, Entry, ExpirySchedule, Hold, Lot, earned_lot
 from fidela.ledger.service import (
@@ -39,7 +38,6 @@ from fidela.platform.db import table_of
 from fidela.platform.id_lists import AnySelect, one_of_param, run_built
 
 
-@fast_init
 @dataclass(frozen=True)
 class EarnRequest:
     """One earn of ``points`` for ``customer_id`` under idempotency ``key`` (see

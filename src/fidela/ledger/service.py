@@ -23,7 +23,6 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from fidela.kernel.errors import FieldProblem, InvalidInput
-from fidela.kernel.values import fast_init
 from fidela.ledger import repository
 from fidela.ledger.models import LedgerAccount, LedgerEntry
 from fidela.ledger.rules import (
@@ -60,7 +59,6 @@ MAX_KEY_LENGTH = 200
 R = TypeVar("R")
 
 
-@fast_init
 @dataclass(frozen=True)
 class Reason:
     """Why a movement happened: the earning rule, the event, and who asked."""

@@ -38,7 +38,6 @@ from fidela.event.catalogue import OrderCompleted
 from fidela.event.dispatch import Effect
 from fidela.event.rules import DispatchedEvent
 from fidela.kernel.errors import DomainError, FieldProblem, InvalidInput
-from fidela.kernel.values import fast_init
 from fidela.ledger import activity as ledger_activity
 from fidela.ledger import service as ledger
 from fidela.ledger.batch import EarnRequest, FreshEarn, earn_many, fresh_posting, lock_accounts
@@ -106,7 +105,6 @@ def spread(total: int, weights: Sequence[Decimal | int]) -> list[int]:
     return parts
 
 
-@fast_init
 @dataclass(frozen=True)
 class OrderFacts:
     order: Order
@@ -566,7 +564,6 @@ def _plans(
 EARLY_MEMBERS = 64
 
 
-@fast_init
 @dataclass(frozen=True)
 class _Assessed:
     """What a plain event earns: its evaluation, the lots it posts (each request with its
@@ -598,7 +595,6 @@ def _assess(programme: Programme, item: _Planned, member: Member, counters: Coun
     )
 
 
-@fast_init
 @dataclass(frozen=True)
 class _Early:
     """An assessment made before the locks, and for whom (the member's tier then)."""

@@ -37,7 +37,6 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
 from fidela.commerce.models import SalesOrder, SalesReturn
-from fidela.kernel.values import fast_init
 from fidela.ledger.models import LedgerAccount, LedgerEntry, LedgerLot
 from fidela.ledger.rules.lots import LotState
 from fidela.platform import driver
@@ -49,7 +48,6 @@ from fidela.tier.rules import Basis, TierLadder
 ORDER_PREFIX = "order:"  # qualifying activity names its order "order:<id>"
 
 
-@fast_init
 @dataclass(frozen=True)
 class Window:
     """A member's current window, counted over ``(start, now]`` (``start`` None: since the
@@ -59,7 +57,6 @@ class Window:
     upgrade_order_ref: str | None = None
 
 
-@fast_init
 @dataclass(frozen=True)
 class WindowCount:
     amount: int  # what the window counts, as ``qualifying_amount`` adds it up

@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Generic, TypeAlias, TypeVar
 
-from fidela.kernel.values import fast_init
 from fidela.ledger.rules.errors import (
     DuplicateReference,
     InvalidPoints,
@@ -77,7 +76,6 @@ class EntryKind(StrEnum):
     EXPIRE = "expire"  # - one lot's remaining, past its expiry
 
 
-@fast_init
 @dataclass(frozen=True)
 class Entry:
     """One signed movement. ``at`` is when it took effect (an expiry at the lot's deadline,

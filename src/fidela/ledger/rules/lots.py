@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from fidela.kernel.values import fast_init
 from fidela.ledger.rules.errors import InsufficientPoints, InvalidPoints, LotNotFound
 
 _NEVER = datetime.max.replace(tzinfo=UTC)
@@ -34,7 +33,6 @@ class LotState(StrEnum):
     ACTIVE = "active"
 
 
-@fast_init
 @dataclass(frozen=True)
 class Lot:
     """One earn. ``remaining`` is what is left of ``amount`` after spends, clawbacks, expiry.

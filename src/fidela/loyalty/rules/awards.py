@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 
-from fidela.kernel.values import fast_init
 from fidela.loyalty.rules.counters import Counters
 from fidela.loyalty.rules.definitions import RuleKind
 from fidela.loyalty.rules.periods import Period
@@ -30,7 +29,6 @@ class CapHit:
     left: int
 
 
-@fast_init
 @dataclass(frozen=True)
 class Award:
     """Points (and/or rewards) one rule grants for one event.
@@ -82,7 +80,6 @@ def points_cost_minor(points: int, cost_per_point_minor: Decimal) -> int:
     return int((cost_per_point_minor * points).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
 
 
-@fast_init
 @dataclass(frozen=True)
 class Evaluation:
     """The result of evaluating one event. Nothing is written: the service persists it.

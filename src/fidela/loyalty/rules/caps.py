@@ -18,14 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from fidela.kernel.values import fast_init
 from fidela.loyalty.rules.awards import CapHit, CapKind
 from fidela.loyalty.rules.counters import PROGRAMME, CounterKey, Counters
 from fidela.loyalty.rules.definitions import Awarding, Cap
 from fidela.loyalty.rules.periods import bucket
 
 
-@fast_init
 @dataclass(frozen=True)
 class Grant:
     """What caps allow of an award, and the counters it uses (a delta)."""

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from fidela.kernel.values import fast_init
 from fidela.loyalty.rules.inputs import AttributeValue, OrderLine
 from fidela.loyalty.rules.periods import DateRange, HourWindow
 
@@ -68,7 +67,6 @@ class AttributeMatch:
         return any(type(value) is type(wanted) and value == wanted for wanted in self.values)
 
 
-@fast_init
 @dataclass(frozen=True)
 class Situation:
     """Where and when an event happened, as the scope checks see it."""

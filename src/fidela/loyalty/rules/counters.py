@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple, TypeVar
 
-from fidela.kernel.values import fast_init
 from fidela.loyalty.rules.definitions import PunchCardRule, RuleSet
 from fidela.loyalty.rules.inputs import Event, Member
 from fidela.loyalty.rules.periods import bucket, local_time
@@ -39,7 +38,6 @@ def _add(left: Mapping[K, int], right: Mapping[K, int]) -> dict[K, int]:
     return total
 
 
-@fast_init
 @dataclass(frozen=True)
 class Counters:
     """Used amounts; also the shape of an evaluation's delta.

@@ -33,7 +33,6 @@ from typing import TypeVar
 from fidela.kernel.errors import FieldProblem
 from fidela.kernel.money import minor_exponent
 from fidela.kernel.points import to_points
-from fidela.kernel.values import fast_init
 from fidela.loyalty.rules.awards import Award, Evaluation, PunchProgress, points_cost_minor
 from fidela.loyalty.rules.caps import grant
 from fidela.loyalty.rules.conditions import Situation
@@ -74,7 +73,6 @@ def first_per_group(rules: Iterable[R]) -> list[R]:
     return kept
 
 
-@fast_init
 @dataclass(frozen=True)
 class _Proposal:
     rule: Awarding

@@ -13,13 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from fidela.kernel.values import fast_init
 from fidela.ledger.rules import Hold, HoldKind
 from fidela.loyalty.rules.awards import Award
 from fidela.loyalty.rules.definitions import RuleSet
 
 
-@fast_init
 @dataclass(frozen=True)
 class HeldPoints:
     """``points`` earned under ``hold`` by ``awards`` (in precedence order)."""

@@ -13,7 +13,6 @@ from decimal import Decimal
 from types import MappingProxyType
 
 from fidela.kernel.errors import FieldProblem
-from fidela.kernel.values import fast_init
 from fidela.loyalty.rules.errors import InvalidEarningInput
 
 AttributeValue = str | int | bool | None
@@ -30,7 +29,6 @@ def _raise(what: str, problems: Sequence[FieldProblem]) -> None:
         raise InvalidEarningInput(f"invalid {what}: {detail}", list(problems))
 
 
-@fast_init
 @dataclass(frozen=True)
 class OrderLine:
     """One order line; ``amount_minor`` is what was paid for it, after line discounts."""
@@ -43,7 +41,6 @@ class OrderLine:
     category: str | None = None
 
 
-@fast_init
 @dataclass(frozen=True)
 class Order:
     """A completed purchase.
@@ -116,7 +113,6 @@ class MemberEvent:
 Event = Order | MemberEvent
 
 
-@fast_init
 @dataclass(frozen=True)
 class Member:
     """Who earns: tier code, the tier's earn multiplier, and the timezone of their calendar.

@@ -7,7 +7,6 @@ from datetime import datetime
 from enum import StrEnum
 
 from fidela.kernel.errors import FieldProblem
-from fidela.kernel.values import fast_init
 from fidela.tier.rules.errors import InvalidActivity
 
 
@@ -36,7 +35,6 @@ class Cause(StrEnum):
     RETURN_UNDID_UPGRADE = "return_undid_upgrade"
 
 
-@fast_init
 @dataclass(frozen=True)
 class Activity:
     """One qualifying movement. ``amount`` is never negative: the kind carries the sign."""
@@ -58,7 +56,6 @@ class Activity:
             raise InvalidActivity("at must be timezone-aware", [FieldProblem("/at", "naive")])
 
 
-@fast_init
 @dataclass(frozen=True)
 class Membership:
     """A member's standing on one ladder. All instants are timezone-aware UTC."""
@@ -74,7 +71,6 @@ class Membership:
     before_upgrade: Membership | None = None  # state before the last upgrade, to undo it
 
 
-@fast_init
 @dataclass(frozen=True)
 class Transition:
     at: datetime
@@ -85,7 +81,6 @@ class Transition:
     detail: str
 
 
-@fast_init
 @dataclass(frozen=True)
 class TierDecision:
     """The net ``outcome`` of one evaluation, the new ``membership`` to persist (equal to the
