@@ -60,7 +60,8 @@ def check(as_json: JsonOption = False) -> None:
 @app.command("verify")
 def verify(as_json: JsonOption = False) -> None:
     """Fail (exit 1) if a row names a row that does not exist, where PostgreSQL leaves the
-    reference unchecked (references to events, order lines' orders)."""
+    reference unchecked (references to events, order lines' orders, order earnings' orders,
+    ledger entries' lots)."""
     database = context.database()
     with database.read() as session:
         found = orphans(session, metadata)
