@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Connection, inspect, update
+from sqlalchemy import Connection, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 
 from fidela.commerce.models import SalesOrder
+from fidela.ledger.models import LedgerEntry
+from fidela.loyalty.models import LoyaltyEarning
 from fidela.migrations.metadata import metadata
 from fidela.platform.db import Database
 from fidela.platform.references import orphans, unchecked_references
 from tests.conftest import Clock
 from tests.customer.fixtures import ingest
 from tests.event.builders import order
+from tests.loyalty import setup as loyalty
 
 UNCHECKED = {
     "charity_pledge_record.event_id -> event",
@@ -71,3 +74,30 @@ def test_an_order_naming_a_missing_event_is_found_on_postgresql_refused_on_sqlit
         session.execute(missing)
     with database.read() as session:
         assert orphans(session, metadata) == {"sales_order.event_id -> event": 1}
+
+
+def test_an_order_earned_with_a_programme_names_only_rows_that_exist(
+    database: Database, clock: Clock
+) -> None:
+    loyalty.create(database, clock())
+    loyalty.ingest(database, clock(), order("O-1", clock(), customer={"email": "o@example.com"}))
+    with database.read() as session:
+        assert session.scalar(select(func.count()).select_from(LoyaltyEarning)) == 1
+        assert session.scalar(select(func.count()).select_from(LedgerEntry)) == 1
+        assert orphans(session, metadata) == {}
+
+
+def test_an_entry_naming_a_missing_lot_is_found_on_postgresql_refused_on_sqlite(
+    database: Database, clock: Clock
+) -> None:
+    loyalty.create(database, clock())
+    loyalty.ingest(database, clock(), order("O-1", clock(), customer={"email": "o@example.com"}))
+    missing = update(LedgerEntry).values(lot_id=10**12)
+    if database.dialect == "sqlite":
+        with pytest.raises(IntegrityError), database.write() as session:
+            session.execute(missing)
+        return
+    with database.write() as session:
+        session.execute(missing)
+    with database.read() as session:
+        assert orphans(session, metadata) == {"ledger_entry.lot_id -> ledger_lot": 1}
