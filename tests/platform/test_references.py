@@ -7,6 +7,8 @@ from sqlalchemy import Connection, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 
 from fidela.commerce.models import SalesOrder
+from fidela.customer.models import CustomerIdentity
+from fidela.event.models import Event
 from fidela.ledger.models import LedgerEntry
 from fidela.loyalty.models import LoyaltyEarning
 from fidela.migrations.metadata import metadata
@@ -19,19 +21,24 @@ from tests.loyalty import setup as loyalty
 
 UNCHECKED = {
     "charity_pledge_record.event_id -> event",
+    "customer_identity.customer_id -> customer",
+    "event.customer_id -> customer",
     "event_result.event_id -> event",
     "ledger_entry.event_id -> event",
     "ledger_entry.lot_id -> ledger_lot",
+    "loyalty_earning.customer_id -> customer",
     "loyalty_earning.event_id -> event",
     "loyalty_earning.order_id -> sales_order",
+    "loyalty_earning.programme_id -> loyalty_programme",
     "referral.completion_event_id -> event",
+    "sales_order.customer_id -> customer",
     "sales_order.event_id -> event",
     "sales_order_line.order_id -> sales_order",
     "sales_return.event_id -> event",
 }
 
 
-def test_references_to_events_and_to_rows_written_alongside_them_are_unchecked() -> None:
+def test_references_to_events_and_to_rows_ingestion_writes_or_resolves_are_unchecked() -> None:
     assert {reference.name for reference in unchecked_references(metadata)} == UNCHECKED
 
 
@@ -48,9 +55,10 @@ def test_postgresql_leaves_them_to_the_code_and_sqlite_enforces_them(
         assert not enforced & UNCHECKED
     else:
         assert enforced >= UNCHECKED
-    # Every other reference stays enforced on both (a customer's, a ledger lot's...).
-    assert "event.customer_id -> customer" in enforced
+    # Every other reference stays enforced on both (an account's, a reward's customer...).
     assert "ledger_entry.account_id -> ledger_account" in enforced
+    assert "ledger_account.customer_id -> customer" in enforced
+    assert "reward_redemption.customer_id -> customer" in enforced
 
 
 def test_ingested_orders_name_only_rows_that_exist(database: Database, clock: Clock) -> None:
@@ -77,6 +85,11 @@ def test_an_order_earned_with_a_programme_names_only_rows_that_exist(
         (SalesOrder, "event_id", "sales_order.event_id -> event"),
         (LoyaltyEarning, "order_id", "loyalty_earning.order_id -> sales_order"),
         (LedgerEntry, "lot_id", "ledger_entry.lot_id -> ledger_lot"),
+        (Event, "customer_id", "event.customer_id -> customer"),
+        (SalesOrder, "customer_id", "sales_order.customer_id -> customer"),
+        (CustomerIdentity, "customer_id", "customer_identity.customer_id -> customer"),
+        (LoyaltyEarning, "customer_id", "loyalty_earning.customer_id -> customer"),
+        (LoyaltyEarning, "programme_id", "loyalty_earning.programme_id -> loyalty_programme"),
     ],
 )
 def test_a_row_naming_a_missing_row_is_found_on_postgresql_refused_on_sqlite(
@@ -93,4 +106,7 @@ def test_a_row_naming_a_missing_row_is_found_on_postgresql_refused_on_sqlite(
     with database.write() as session:
         session.execute(missing)
     with database.read() as session:
-        assert orphans(session, metadata) == {reference: 1}
+        naming = select(func.count()).select_from(model).where(getattr(model, column) == 10**12)
+        written = session.scalar(naming)
+        assert written
+        assert orphans(session, metadata) == {reference: written}

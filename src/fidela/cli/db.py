@@ -61,7 +61,8 @@ def check(as_json: JsonOption = False) -> None:
 def verify(as_json: JsonOption = False) -> None:
     """Fail (exit 1) if a row names a row that does not exist, where PostgreSQL leaves the
     reference unchecked (references to events, order lines' orders, order earnings' orders,
-    ledger entries' lots)."""
+    ledger entries' lots, and the customer and programme of events, orders, identities and
+    order earnings)."""
     database = context.database()
     with database.read() as session:
         found = orphans(session, metadata)
