@@ -18,15 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alembic import op
+from fidela.migrations.foreign_keys import Reference, drop_checks, restore_checks
 
 revision: str = "0021"
 down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# (table, column, referenced table, ON DELETE rule), named by the models' convention.
-REFERENCES = (
+REFERENCES: tuple[Reference, ...] = (
     ("sales_order", "event_id", "event", "SET NULL"),
     ("sales_return", "event_id", "event", "SET NULL"),
     ("loyalty_earning", "event_id", "event", "SET NULL"),
@@ -38,21 +37,9 @@ REFERENCES = (
 )
 
 
-def _name(table: str, column: str, target: str) -> str:
-    return f"fk_{table}_{column}_{target}"
-
-
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    for table, column, target, _ in REFERENCES:
-        op.drop_constraint(_name(table, column, target), table, type_="foreignkey")
+    drop_checks(REFERENCES)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    for table, column, target, on_delete in REFERENCES:
-        op.create_foreign_key(
-            _name(table, column, target), table, target, [column], ["id"], ondelete=on_delete
-        )
+    restore_checks(REFERENCES)

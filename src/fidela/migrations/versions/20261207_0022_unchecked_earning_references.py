@@ -23,33 +23,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alembic import op
+from fidela.migrations.foreign_keys import Reference, drop_checks, restore_checks
 
 revision: str = "0022"
 down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# (table, column, referenced table), named by the models' convention; no ON DELETE rule.
-REFERENCES = (
-    ("loyalty_earning", "order_id", "sales_order"),
-    ("ledger_entry", "lot_id", "ledger_lot"),
+# No ON DELETE rule: nothing deletes the rows they name.
+REFERENCES: tuple[Reference, ...] = (
+    ("loyalty_earning", "order_id", "sales_order", None),
+    ("ledger_entry", "lot_id", "ledger_lot", None),
 )
 
 
-def _name(table: str, column: str, target: str) -> str:
-    return f"fk_{table}_{column}_{target}"
-
-
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    for table, column, target in REFERENCES:
-        op.drop_constraint(_name(table, column, target), table, type_="foreignkey")
+    drop_checks(REFERENCES)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    for table, column, target in REFERENCES:
-        op.create_foreign_key(_name(table, column, target), table, target, [column], ["id"])
+    restore_checks(REFERENCES)

@@ -29,36 +29,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alembic import op
+from fidela.migrations.foreign_keys import Reference, drop_checks, restore_checks
 
 revision: str = "0023"
 down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# (table, column, referenced table), named by the models' convention; no ON DELETE rule.
-REFERENCES = (
-    ("event", "customer_id", "customer"),
-    ("sales_order", "customer_id", "customer"),
-    ("customer_identity", "customer_id", "customer"),
-    ("loyalty_earning", "customer_id", "customer"),
-    ("loyalty_earning", "programme_id", "loyalty_programme"),
+# No ON DELETE rule: nothing deletes the rows they name.
+REFERENCES: tuple[Reference, ...] = (
+    ("event", "customer_id", "customer", None),
+    ("sales_order", "customer_id", "customer", None),
+    ("customer_identity", "customer_id", "customer", None),
+    ("loyalty_earning", "customer_id", "customer", None),
+    ("loyalty_earning", "programme_id", "loyalty_programme", None),
 )
 
 
-def _name(table: str, column: str, target: str) -> str:
-    return f"fk_{table}_{column}_{target}"
-
-
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    for table, column, target in REFERENCES:
-        op.drop_constraint(_name(table, column, target), table, type_="foreignkey")
+    drop_checks(REFERENCES)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    for table, column, target in REFERENCES:
-        op.create_foreign_key(_name(table, column, target), table, target, [column], ["id"])
+    restore_checks(REFERENCES)
