@@ -15,8 +15,8 @@ ingestion writes with every event, order and earning:
 - ``loyalty_earning.programme_id``: the programme in force that earned it, read in the same
   transaction; programmes are never deleted either.
 
-Each check looked up and locked the customer row once per row written (for an existing
-customer, the lock rewrote that row and logged it). In process, batches of 1,000 orders
+Each check looked up and locked the customer (or programme) row once per row written (for
+an existing customer, the lock rewrote that row and logged it). In process, batches of 1,000 orders
 of existing customers without a programme made PostgreSQL spend 61.5-65.5 ms a batch with
 the two order-path checks and 48.5-61.5 without them; with the demo programme, the
 earning's two more took about ten milliseconds of its insert (docs/benchmarks.md, session
